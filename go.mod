@@ -1,0 +1,3 @@
+module github.com/tcptrack/tcptrack
+
+go 1.26.8

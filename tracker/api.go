@@ -1,0 +1,102 @@
+package tracker
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config tunes a Tracker. The zero value means the documented defaults.
+type Config struct {
+	// MaxFlows bounds the flow table. When it is full, closed flows are
+	// evicted first, then half-open handshakes, then the longest idle.
+	// Default 1<<20.
+	MaxFlows int
+	// TimeWait is how long an endpoint stays in TIME_WAIT: 2×MSL, 60 s on
+	// Linux. Default 60 s.
+	TimeWait time.Duration
+	// HandshakeTimeout closes an endpoint that has stayed in SYN_SENT or
+	// SYN_RECV this long. Default 75 s.
+	HandshakeTimeout time.Duration
+	// Local, when not empty, restricts the counts and the listing to
+	// endpoints whose address lies in one of these prefixes: the view of
+	// netstat on those hosts.
+	Local []netip.Prefix
+	// OnTransition, when set, is called for every state change of every
+	// endpoint, in capture order. The Transition is only valid during the
+	// call.
+	OnTransition func(*Transition)
+}
+
+// EvictReason says why a flow was dropped from a full table.
+type EvictReason uint8
+
+// Eviction reasons, in the order the table tries them.
+const (
+	EvictClosed   EvictReason = iota // both endpoints closed or never shown
+	EvictHalfOpen                    // a handshake that had not completed
+	EvictIdle                        // the longest idle of the rest
+	NumEvictReasons
+)
+
+var evictNames = [NumEvictReasons]string{"closed", "half_open", "idle"}
+
+// String returns the reason as a metric label value.
+func (r EvictReason) String() string { return evictNames[r] }
+
+// Stats is a snapshot of the tracker: plain values, safe to keep and to hand
+// to another goroutine.
+type Stats struct {
+	Time time.Time // the capture clock: timestamp of the last segment or Advance
+	// States counts endpoints per state, after the Local filter; only
+	// states for which State.Counted is true are non-zero.
+	States [NumStates]int
+	// Listeners counts inferred listening sockets (SPEC 2.6), after the
+	// Local filter. They are never part of States.
+	Listeners int
+	Flows     int // flows in the table
+	MaxFlows  int // the table's bound
+	Segments  uint64
+	// Transitions counts state changes by [from][to].
+	Transitions [NumStates][NumStates]uint64
+	IgnoredRST  uint64 // RSTs outside the receiver's window
+	// Ignored counts segments that moved no state because their sequence
+	// or acknowledgment number was outside the window.
+	Ignored   uint64
+	Evictions [NumEvictReasons]uint64
+}
+
+// Flow names a connection by its 4-tuple and VLAN. Src and SrcPort are the
+// client's when the client is known.
+type Flow struct {
+	VLAN     uint16
+	Src, Dst netip.AddrPort
+}
+
+// Transition is one state change of one endpoint.
+type Transition struct {
+	Time     time.Time
+	Flow     Flow
+	Endpoint netip.AddrPort // the endpoint whose state changed
+	From, To State
+	// Cause is the segment that caused the change; nil when a timer did.
+	Cause *Segment
+	// Reason is a short word for what happened, e.g. "timer" or "evicted"
+	// or "retransmission".
+	Reason string
+}
+
+// Socket is one live endpoint as ss -tan would list it.
+type Socket struct {
+	State       State
+	Local, Peer netip.AddrPort
+	VLAN        uint16
+	// SendQ is the bytes this endpoint sent that the wire has not yet
+	// shown acknowledged (FIN and SYN not counted).
+	SendQ uint32
+	// RecvQ is the bytes sent to this endpoint that it has not yet
+	// acknowledged: data in flight towards it. A passive observer cannot
+	// see what the application has read, so this is not the kernel's
+	// Recv-Q.
+	RecvQ    uint32
+	PickedUp bool // the handshake was not seen
+}
