@@ -1,0 +1,185 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+// Defaults of WebConfig. Port 9717 is unassigned in the Prometheus exporter
+// port registry (https://github.com/prometheus/prometheus/wiki/Default-port-allocations).
+const (
+	DefaultListenAddress = ":9717"
+	DefaultTelemetryPath = "/metrics"
+	// CountsPath serves WriteCounts output; ?all=1 adds the LISTEN line.
+	CountsPath = "/counts"
+)
+
+// Errors returned by Serve, wrapped with context.
+var (
+	ErrWebConfig = errors.New("invalid web configuration")
+	ErrServe     = errors.New("web listener failed")
+)
+
+// shutdownGrace bounds how long Serve waits for scrapes in flight once its
+// context is cancelled.
+const shutdownGrace = 5 * time.Second
+
+// WebConfig holds the usual exporter flags. The zero value means the
+// defaults.
+type WebConfig struct {
+	// ListenAddresses to serve on; default DefaultListenAddress. Several
+	// are allowed, as in every exporter built on exporter-toolkit.
+	ListenAddresses []string
+	// TelemetryPath is where metrics are served; default DefaultTelemetryPath.
+	TelemetryPath string
+	// ConfigFile is an exporter-toolkit web configuration file enabling
+	// TLS and basic auth (https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md).
+	// Empty means plain HTTP without authentication.
+	ConfigFile string
+}
+
+// RegisterFlags adds --web.listen-address (repeatable), --web.telemetry-path
+// and --web.config.file to fs, writing into cfg. exporter-toolkit's own flag
+// helper needs kingpin; these are the same flags for the standard library.
+func (cfg *WebConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.Var((*addressList)(&cfg.ListenAddresses), "web.listen-address",
+		"address to serve metrics on; repeat the flag to listen on several (default "+DefaultListenAddress+")")
+	fs.StringVar(&cfg.TelemetryPath, "web.telemetry-path", DefaultTelemetryPath,
+		"path under which to expose metrics")
+	fs.StringVar(&cfg.ConfigFile, "web.config.file", "",
+		"path to an exporter-toolkit web configuration file enabling TLS and basic auth")
+}
+
+// addressList is a repeatable flag; while it is empty the default applies.
+type addressList []string
+
+func (a *addressList) String() string { return strings.Join(*a, ",") }
+
+func (a *addressList) Set(s string) error {
+	*a = append(*a, s)
+	return nil
+}
+
+func (cfg WebConfig) withDefaults() WebConfig {
+	if len(cfg.ListenAddresses) == 0 {
+		cfg.ListenAddresses = []string{DefaultListenAddress}
+	}
+	if cfg.TelemetryPath == "" {
+		cfg.TelemetryPath = DefaultTelemetryPath
+	}
+	return cfg
+}
+
+// NewRegistry returns a registry holding c together with the Go runtime,
+// process and build-info collectors: what /metrics serves.
+func NewRegistry(c *Collector) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		c,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(namespace),
+	)
+	return reg
+}
+
+// Serve serves metrics from c, the landing page and the counts endpoint on
+// the configured addresses until ctx is cancelled, then shuts down gracefully
+// and returns nil. It returns early with an error if the configuration is
+// invalid or a listener fails.
+func Serve(ctx context.Context, cfg WebConfig, c *Collector, logger *slog.Logger) error {
+	cfg = cfg.withDefaults()
+	if cfg.ConfigFile != "" {
+		// exporter-toolkit would only find out after binding; say it at once.
+		if err := web.Validate(cfg.ConfigFile); err != nil {
+			return fmt.Errorf("%w: --web.config.file %s: %w", ErrWebConfig, cfg.ConfigFile, err)
+		}
+	}
+	h, err := newHandler(cfg, c, logger)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
+	}
+	flags := &web.FlagConfig{
+		WebListenAddresses: &cfg.ListenAddresses,
+		WebSystemdSocket:   new(bool),
+		WebConfigFile:      &cfg.ConfigFile,
+	}
+	done := make(chan error, 1)
+	go func() { done <- web.ListenAndServe(srv, flags, logger) }()
+
+	select {
+	case err := <-done:
+		return fmt.Errorf("%w: %s: %w", ErrServe, strings.Join(cfg.ListenAddresses, ","), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("%w: shutdown: %w", ErrServe, err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%w: %s: %w", ErrServe, strings.Join(cfg.ListenAddresses, ","), err)
+	}
+	return nil
+}
+
+func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler, error) {
+	if !strings.HasPrefix(cfg.TelemetryPath, "/") || cfg.TelemetryPath == "/" || cfg.TelemetryPath == CountsPath {
+		return nil, fmt.Errorf("%w: --web.telemetry-path %q: want a path other than / and %s",
+			ErrWebConfig, cfg.TelemetryPath, CountsPath)
+	}
+	reg := NewRegistry(c)
+	mux := http.NewServeMux()
+	mux.Handle(cfg.TelemetryPath, promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		// Several scrapers at once are fine; a storm of them is not.
+		MaxRequestsInFlight: 10,
+	})))
+	mux.HandleFunc(CountsPath, func(w http.ResponseWriter, r *http.Request) {
+		all := false
+		if v := r.URL.Query().Get("all"); v != "" {
+			var err error
+			if all, err = strconv.ParseBool(v); err != nil {
+				http.Error(w, "all: want a boolean, e.g. all=1", http.StatusBadRequest)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := WriteCounts(w, &c.Snapshot().Tracker, all); err != nil {
+			logger.Debug("counts not delivered", "remote", r.RemoteAddr, "err", err)
+		}
+	})
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "tcptrack",
+		Description: "Passive TCP connection tracker: endpoints per RFC 793 state, seen on the wire",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: cfg.TelemetryPath, Text: "Metrics"},
+			{Address: CountsPath, Text: "Counts", Description: "netstat-style STATE count lines; ?all=1 adds LISTEN"},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: landing page: %w", ErrWebConfig, err)
+	}
+	mux.Handle("/", landing)
+	return mux, nil
+}
