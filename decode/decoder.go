@@ -1,0 +1,373 @@
+package decode
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/tcptrack/tcptrack/tracker"
+)
+
+// Decoder turns frames into tracker.Segments. It allocates nothing per frame
+// and keeps no reference to the frame's bytes: the Segment holds values
+// only, so the frame may be reused as soon as Decode returns.
+//
+// The zero value is not ready for use; call NewDecoder. A Decoder is not
+// safe for concurrent use: give each goroutine its own.
+type Decoder struct {
+	// VerifyChecksums makes Decode verify TCP checksums and skip bad ones as
+	// ReasonChecksum. It is off by default because captures taken on a
+	// sending host see checksums before the NIC fills them in (offload),
+	// and such segments are valid. Segments cut by the snaplen cannot be
+	// verified and pass.
+	VerifyChecksums bool
+
+	stats Stats
+}
+
+// NewDecoder returns a Decoder with checksum verification off.
+func NewDecoder() *Decoder { return &Decoder{} }
+
+// Stats returns the counts so far.
+func (d *Decoder) Stats() Stats { return d.stats }
+
+// EtherTypes and IP protocol numbers the decoder follows.
+const (
+	etherIPv4  = 0x0800
+	etherIPv6  = 0x86dd
+	etherVLAN  = 0x8100 // 802.1Q
+	etherQinQ  = 0x88a8 // 802.1ad service tag
+	etherQinQ1 = 0x9100 // pre-standard QinQ, still seen on switches
+
+	protoHopByHop = 0
+	protoTCP      = 6
+	protoRouting  = 43
+	protoFragment = 44
+	protoESP      = 50
+	protoAH       = 51
+	protoDestOpts = 60
+
+	maxExtHeaders = 8
+)
+
+// Address family values a BSD loopback header may carry for IPv6: the value
+// of AF_INET6 differs between the systems that write such captures.
+func isAFInet6(v uint32) bool { return v == 10 || v == 24 || v == 28 || v == 30 }
+
+func (d *Decoder) skip(r Reason) error {
+	d.stats.Skipped[r]++
+	return reasonErrors[r]
+}
+
+// Decode decodes f into seg. On success every field of seg is overwritten.
+// Otherwise it returns a *ReasonError matching ErrNotTCP or ErrMalformed,
+// counts the reason, and leaves seg in an unspecified state.
+//
+// PayloadLen comes from the IP length fields, not from the captured bytes,
+// so segments cut by the snaplen count all their bytes; for the first
+// fragment of a fragmented datagram it counts that fragment's bytes only.
+func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
+	d.stats.Frames++
+	data := f.Data
+	if len(data) == 0 {
+		return d.skip(ReasonZeroLength)
+	}
+	// The wire length bounds the IP length fields. Trust the captured bytes
+	// over a record header that claims fewer.
+	wire := max(f.WireLen, len(data))
+
+	var (
+		off   int    // start of the IP header
+		ether uint16 // what the link layer says follows; 0 means "look at the version nibble"
+		vlan  uint16
+	)
+	switch f.LinkType {
+	case LinkEthernet:
+		if len(data) < 14 {
+			return d.skip(ReasonTruncated)
+		}
+		ether, off = binary.BigEndian.Uint16(data[12:]), 14
+	case LinkLinuxSLL:
+		if len(data) < 16 {
+			return d.skip(ReasonTruncated)
+		}
+		ether, off = binary.BigEndian.Uint16(data[14:]), 16
+	case LinkLinuxSLL2:
+		if len(data) < 20 {
+			return d.skip(ReasonTruncated)
+		}
+		ether, off = binary.BigEndian.Uint16(data), 20
+	case LinkNull, LinkLoop:
+		if len(data) < 4 {
+			return d.skip(ReasonTruncated)
+		}
+		// NULL stores the family in the capturing host's byte order, LOOP
+		// in network order; either way it is below 256, which tells the
+		// order apart.
+		fam := binary.LittleEndian.Uint32(data)
+		if data[0] == 0 && data[1] == 0 {
+			fam = binary.BigEndian.Uint32(data)
+		}
+		switch {
+		case fam == 2:
+			ether = etherIPv4
+		case isAFInet6(fam):
+			ether = etherIPv6
+		default:
+			return d.skip(ReasonNotIP)
+		}
+		off = 4
+	case LinkRaw, LinkRawDLT12, LinkRawDLT14:
+		// The version nibble decides.
+	case LinkIPv4:
+		ether = etherIPv4
+	case LinkIPv6:
+		ether = etherIPv6
+	default:
+		return d.skip(ReasonUnsupportedLink)
+	}
+	// VLAN tags: Ethernet carries them inline, and libpcap re-inserts the
+	// tags the kernel stripped into cooked captures the same way. Each tag
+	// is 4 bytes, so the loop ends with the frame.
+	if f.LinkType == LinkEthernet || f.LinkType == LinkLinuxSLL || f.LinkType == LinkLinuxSLL2 {
+		for ether == etherVLAN || ether == etherQinQ || ether == etherQinQ1 {
+			if len(data) < off+4 {
+				return d.skip(ReasonTruncated)
+			}
+			vlan = binary.BigEndian.Uint16(data[off:]) & 0x0fff
+			ether = binary.BigEndian.Uint16(data[off+2:])
+			off += 4
+		}
+		if ether != etherIPv4 && ether != etherIPv6 {
+			return d.skip(ReasonNotIP)
+		}
+	}
+
+	ip := data[off:]
+	if len(ip) == 0 {
+		return d.skip(ReasonTruncated)
+	}
+	version := ip[0] >> 4
+	if ether == 0 {
+		switch version {
+		case 4:
+			ether = etherIPv4
+		case 6:
+			ether = etherIPv6
+		default:
+			return d.skip(ReasonNotIP)
+		}
+	}
+	ipWire := wire - off // bytes of IP on the wire
+
+	var (
+		src, dst netip.Addr
+		tcpOff   int // start of the TCP header within ip
+		ipEnd    int // end of the IP datagram within ip, per its length fields
+		pseudo   uint64
+	)
+	if ether == etherIPv4 {
+		if len(ip) < 20 {
+			return d.skip(ReasonTruncated)
+		}
+		if version != 4 {
+			return d.skip(ReasonIPVersion)
+		}
+		ihl := int(ip[0]&0x0f) * 4
+		if ihl < 20 {
+			return d.skip(ReasonIPv4HeaderLength)
+		}
+		if ip[9] != protoTCP {
+			return d.skip(ReasonNotTCP)
+		}
+		if binary.BigEndian.Uint16(ip[6:])&0x1fff != 0 {
+			return d.skip(ReasonFragment)
+		}
+		total := int(binary.BigEndian.Uint16(ip[2:]))
+		if total == 0 {
+			// Segmentation offload on the capturing host can leave the
+			// length zero; the frame's length is then the datagram's.
+			total = ipWire
+		}
+		if total > ipWire || total < ihl+20 {
+			return d.skip(ReasonIPLength)
+		}
+		if len(ip) < ihl {
+			return d.skip(ReasonTruncated)
+		}
+		src = netip.AddrFrom4([4]byte(ip[12:16]))
+		dst = netip.AddrFrom4([4]byte(ip[16:20]))
+		tcpOff, ipEnd = ihl, total
+		if d.VerifyChecksums {
+			pseudo = sum16(ip[12:20], protoTCP+uint64(total-ihl))
+		}
+	} else {
+		if len(ip) < 40 {
+			return d.skip(ReasonTruncated)
+		}
+		if version != 6 {
+			return d.skip(ReasonIPVersion)
+		}
+		plen := int(binary.BigEndian.Uint16(ip[4:]))
+		if plen == 0 {
+			// A jumbogram, or a GSO super-packet seen on the sending
+			// host: the length is the frame's.
+			plen = ipWire - 40
+		}
+		ipEnd = 40 + plen
+		if ipEnd > ipWire {
+			return d.skip(ReasonIPLength)
+		}
+		next, pos := ip[6], 40
+	chain:
+		for i := 0; ; i++ {
+			if i > maxExtHeaders {
+				return d.skip(ReasonIPv6ExtHeaders)
+			}
+			switch next {
+			case protoTCP:
+				break chain
+			case protoHopByHop, protoRouting, protoDestOpts, protoFragment, protoAH:
+			default:
+				return d.skip(ReasonNotTCP) // includes ESP and no next header
+			}
+			if next == protoHopByHop && i > 0 {
+				return d.skip(ReasonIPv6ExtHeaders) // RFC 8200: only right after the IPv6 header
+			}
+			if pos+8 > ipEnd {
+				return d.skip(ReasonIPv6ExtHeaders)
+			}
+			if len(ip) < pos+8 {
+				return d.skip(ReasonTruncated)
+			}
+			n := (int(ip[pos+1]) + 1) * 8
+			switch next {
+			case protoFragment:
+				if binary.BigEndian.Uint16(ip[pos+2:])&0xfff8 != 0 {
+					return d.skip(ReasonFragment)
+				}
+				n = 8
+			case protoAH:
+				n = (int(ip[pos+1]) + 2) * 4
+			}
+			if pos+n > ipEnd {
+				return d.skip(ReasonIPv6ExtHeaders)
+			}
+			next = ip[pos]
+			pos += n
+		}
+		if ipEnd-pos < 20 {
+			return d.skip(ReasonIPLength)
+		}
+		src = netip.AddrFrom16([16]byte(ip[8:24]))
+		dst = netip.AddrFrom16([16]byte(ip[24:40]))
+		tcpOff = pos
+		if d.VerifyChecksums {
+			pseudo = sum16(ip[8:40], protoTCP+uint64(ipEnd-pos))
+		}
+	}
+
+	tcpLen := ipEnd - tcpOff // the TCP segment's length per the IP header
+	if tcpOff > len(ip) {
+		return d.skip(ReasonTruncated) // extension headers cut by the snaplen
+	}
+	tcp := ip[tcpOff:min(ipEnd, len(ip))]
+	if len(tcp) < 20 {
+		return d.skip(ReasonTruncated)
+	}
+	doff := int(tcp[12]>>4) * 4
+	if doff < 20 || doff > tcpLen {
+		return d.skip(ReasonTCPDataOffset)
+	}
+	sport, dport := binary.BigEndian.Uint16(tcp), binary.BigEndian.Uint16(tcp[2:])
+	if sport == 0 || dport == 0 {
+		return d.skip(ReasonPortZero)
+	}
+	var opts tracker.Options
+	if !parseOptions(tcp[20:min(doff, len(tcp))], len(tcp) < doff, &opts) {
+		return d.skip(ReasonTCPOptions)
+	}
+	if d.VerifyChecksums && len(tcp) == tcpLen && fold(sum16(tcp, pseudo)) != 0xffff {
+		return d.skip(ReasonChecksum)
+	}
+
+	*seg = tracker.Segment{
+		Time:       f.Time,
+		Src:        src,
+		Dst:        dst,
+		SrcPort:    sport,
+		DstPort:    dport,
+		VLAN:       vlan,
+		Seq:        binary.BigEndian.Uint32(tcp[4:]),
+		Ack:        binary.BigEndian.Uint32(tcp[8:]),
+		Flags:      tracker.Flags(tcp[13]),
+		Window:     binary.BigEndian.Uint16(tcp[14:]),
+		PayloadLen: uint32(tcpLen - doff),
+		Options:    opts,
+	}
+	d.stats.Segments++
+	return nil
+}
+
+// parseOptions reads the options that matter from b, the option bytes of a
+// TCP header. cut says the capture ended inside the header: then an option
+// that runs off the end of b is where the capture stopped, not an error, and
+// parsing ends there. Options of a known kind but the wrong length are
+// ignored, as Linux does. It returns false for malformed options.
+func parseOptions(b []byte, cut bool, o *tracker.Options) bool {
+	for i := 0; i < len(b); {
+		kind := b[i]
+		switch kind {
+		case 0: // end of option list
+			return true
+		case 1: // no-operation
+			i++
+			continue
+		}
+		if i+1 >= len(b) {
+			return cut
+		}
+		n := int(b[i+1])
+		if n < 2 {
+			return false
+		}
+		if i+n > len(b) {
+			return cut
+		}
+		v := b[i+2 : i+n]
+		switch {
+		case kind == 2 && n == 4:
+			o.MSS = binary.BigEndian.Uint16(v)
+		case kind == 3 && n == 3:
+			o.WScale, o.HasWScale = v[0], true
+		case kind == 4 && n == 2:
+			o.SACKPermitted = true
+		case kind == 8 && n == 10:
+			o.HasTimestamps = true
+			o.TSVal = binary.BigEndian.Uint32(v)
+			o.TSEcr = binary.BigEndian.Uint32(v[4:])
+		}
+		i += n
+	}
+	return true
+}
+
+// sum16 adds b to the running one's-complement sum as 16-bit big-endian
+// words (RFC 1071), without folding the carries.
+func sum16(b []byte, sum uint64) uint64 {
+	for len(b) >= 2 {
+		sum += uint64(b[0])<<8 | uint64(b[1])
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		sum += uint64(b[0]) << 8
+	}
+	return sum
+}
+
+// fold folds the carries of a one's-complement sum into 16 bits.
+func fold(sum uint64) uint16 {
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return uint16(sum)
+}

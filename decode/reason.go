@@ -1,0 +1,116 @@
+package decode
+
+import "errors"
+
+// Reason says why Decode produced no segment from a frame.
+type Reason uint8
+
+// Reasons, in the order of the checks. The first four are frames that are
+// fine but carry no TCP header tcptrack can use; the rest are malformed.
+const (
+	ReasonUnsupportedLink  Reason = iota // a link type the decoder does not read
+	ReasonNotIP                          // not IPv4 or IPv6 (ARP, LLDP, 802.3 LLC, ...)
+	ReasonNotTCP                         // IP, but not TCP (UDP, ICMP, ESP, no next header, ...)
+	ReasonFragment                       // a non-first IP fragment: its TCP header is in another frame
+	ReasonZeroLength                     // a frame with no bytes
+	ReasonTruncated                      // the capture ends inside the link, IP or fixed TCP header (snaplen too short)
+	ReasonIPVersion                      // the IP version nibble disagrees with the link layer
+	ReasonIPv4HeaderLength               // IPv4 IHL under 5
+	ReasonIPLength                       // IP length beyond the frame on the wire, or too short for its own headers and a TCP header
+	ReasonIPv6ExtHeaders                 // IPv6 extension headers that run past the payload, repeat hop-by-hop, or chain more than 8 deep
+	ReasonTCPDataOffset                  // TCP data offset under 5, or past the segment's end
+	ReasonTCPOptions                     // a TCP option shorter than 2 bytes or running past the header
+	ReasonPortZero                       // source or destination port 0
+	ReasonChecksum                       // bad TCP checksum (counted only with Decoder.VerifyChecksums)
+	NumReasons
+)
+
+// reasonNames are metric label values: lowercase, underscores, stable.
+var reasonNames = [NumReasons]string{
+	"unsupported_link",
+	"not_ip",
+	"not_tcp",
+	"fragment",
+	"zero_length",
+	"truncated",
+	"ip_version",
+	"ipv4_header_length",
+	"ip_length",
+	"ipv6_ext_headers",
+	"tcp_data_offset",
+	"tcp_options",
+	"port_zero",
+	"checksum",
+}
+
+// String returns the reason as a metric label value.
+func (r Reason) String() string {
+	if r < NumReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Malformed reports whether frames skipped for this reason were broken, as
+// opposed to well-formed frames that are not TCP or cannot be decoded alone.
+func (r Reason) Malformed() bool { return r >= ReasonZeroLength }
+
+// Sentinel errors of Decode. Every error Decode returns is a *ReasonError
+// that matches one of them with errors.Is.
+var (
+	ErrNotTCP    = errors.New("not a TCP segment")
+	ErrMalformed = errors.New("malformed frame")
+)
+
+// ReasonError is the error Decode returns for a frame it skipped. The values
+// are allocated once, so returning one costs nothing.
+type ReasonError struct{ Reason Reason }
+
+func (e *ReasonError) Error() string {
+	if e.Reason.Malformed() {
+		return "malformed frame: " + e.Reason.String()
+	}
+	return "not a TCP segment: " + e.Reason.String()
+}
+
+// Is makes errors.Is(err, ErrMalformed) or errors.Is(err, ErrNotTCP) true
+// according to the reason.
+func (e *ReasonError) Is(target error) bool {
+	if e.Reason.Malformed() {
+		return target == ErrMalformed
+	}
+	return target == ErrNotTCP
+}
+
+var reasonErrors = func() (errs [NumReasons]*ReasonError) {
+	for r := range errs {
+		errs[r] = &ReasonError{Reason: Reason(r)}
+	}
+	return errs
+}()
+
+// Stats counts what a Decoder has seen. It is a plain value: copy it freely.
+type Stats struct {
+	Frames   uint64             // frames handed to Decode
+	Segments uint64             // TCP segments decoded
+	Skipped  [NumReasons]uint64 // frames skipped, by reason
+}
+
+// Each calls fn for every reason, in order, with its label value and count,
+// zero counts included so that exported series exist from the start.
+func (s *Stats) Each(fn func(reason string, malformed bool, n uint64)) {
+	for r, n := range s.Skipped {
+		fn(Reason(r).String(), Reason(r).Malformed(), n)
+	}
+}
+
+// Malformed returns the number of malformed frames, all reasons together.
+func (s *Stats) Malformed() uint64 {
+	var n uint64
+	for r, c := range s.Skipped {
+		if Reason(r).Malformed() {
+			n += c
+		}
+	}
+	return n
+}
