@@ -5,33 +5,521 @@ import (
 	"time"
 )
 
+// Defaults for Config's zero values.
+const (
+	DefaultMaxFlows         = 1 << 20
+	DefaultTimeWait         = 60 * time.Second
+	DefaultHandshakeTimeout = 75 * time.Second
+	// assumedWScale is the window shift assumed for a flow whose SYNs were
+	// not seen: what Linux picks for its default buffer sizes.
+	assumedWScale = 7
+)
+
+// listenKey names an inferred listening socket.
+type listenKey struct {
+	addr netip.Addr
+	port uint16
+	vlan uint16
+}
+
 // Tracker follows every TCP flow it is fed. It is not safe for concurrent
 // use: one goroutine feeds it and hands Stats snapshots to others.
 type Tracker struct {
-	cfg Config
+	cfg       Config
+	tw, hs    int64 // TimeWait and HandshakeTimeout in nanoseconds
+	now       int64 // capture clock, nanoseconds since the Unix epoch
+	flows     table
+	listeners map[listenKey]bool // value: passes Config.Local
+	stats     Stats
+	tr        Transition // reused for OnTransition so that it does not escape
 }
 
 // New returns an empty Tracker.
 func New(cfg Config) *Tracker {
-	return &Tracker{cfg: cfg}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.TimeWait <= 0 {
+		cfg.TimeWait = DefaultTimeWait
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	return &Tracker{
+		cfg:       cfg,
+		tw:        int64(cfg.TimeWait),
+		hs:        int64(cfg.HandshakeTimeout),
+		flows:     newTable(),
+		listeners: make(map[listenKey]bool),
+	}
 }
 
 // Track feeds one segment. Segments must come in capture order; the
-// segment's timestamp also advances the tracker's timers.
-func (t *Tracker) Track(seg *Segment) {}
+// segment's timestamp also advances the tracker's timers. seg is not
+// retained.
+func (t *Tracker) Track(seg *Segment) {
+	now := seg.Time.UnixNano()
+	t.Advance(seg.Time)
+	if now < t.now {
+		now = t.now // a timestamp that steps back does not rewind timers
+	}
+	t.stats.Segments++
+	key, side := keyOf(seg)
+	i, ok := t.flows.index[key]
+	if !ok {
+		if seg.Flags&RST != 0 {
+			// Nothing to judge it against and nothing for it to close.
+			t.stats.Ignored++
+			return
+		}
+		i = t.open(key, side, seg, now)
+		if seg.Flags&SYN == 0 {
+			return // a picked-up flow waits for a second segment
+		}
+	}
+	t.step(i, side, seg, now)
+}
 
 // Advance moves the capture clock to now without a segment, so that timers
 // (TIME_WAIT, handshake timeout) run out on a quiet link or at the end of a
 // file. A time earlier than the clock is ignored.
-func (t *Tracker) Advance(now time.Time) {}
+func (t *Tracker) Advance(now time.Time) {
+	n := now.UnixNano()
+	if n <= t.now {
+		return
+	}
+	t.now = n
+	for i := t.flows.due(n); i >= 0; i = t.flows.due(n) {
+		t.expire(i)
+	}
+}
+
+// open adds a flow for seg's key, evicting one first if the table is full.
+func (t *Tracker) open(key flowKey, side int, seg *Segment, now int64) int32 {
+	if t.flows.len() >= t.cfg.MaxFlows {
+		v, why := t.flows.victim()
+		t.evict(v, why)
+	}
+	i := t.flows.insert(key)
+	c := &t.flows.conns[i]
+	t.initEndpoints(c, side, seg)
+	switch {
+	case seg.Flags&(SYN|ACK) == SYN:
+		c.client = uint8(side)
+	case seg.Flags&SYN != 0:
+		c.client = uint8(1 - side)
+	default:
+		c.client = guessClient(key.pa, key.pb)
+		c.flags |= flowPickup
+		c.first = firstSeg{seq: Seq(seg.Seq), ack: Seq(seg.Ack), len: seg.PayloadLen,
+			flags: seg.Flags, window: seg.Window, from: uint8(side)}
+	}
+	c.lastSeen = now
+	t.flows.setDeadline(i, t.deadline(c))
+	return i
+}
+
+func (t *Tracker) initEndpoints(c *conn, side int, seg *Segment) {
+	snd, rcv := &c.ep[side], &c.ep[1-side]
+	*snd = endpoint{addr: seg.Src, port: seg.SrcPort, local: t.isLocal(seg.Src)}
+	*rcv = endpoint{addr: seg.Dst, port: seg.DstPort, local: t.isLocal(seg.Dst)}
+}
+
+func (t *Tracker) isLocal(a netip.Addr) bool {
+	if len(t.cfg.Local) == 0 {
+		return true
+	}
+	for _, p := range t.cfg.Local {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// step applies seg, sent by side, to flow i: a send event for the sender
+// and a receive event for the receiver, by one rulebook.
+func (t *Tracker) step(i int32, side int, seg *Segment, now int64) {
+	c := &t.flows.conns[i]
+	c.lastSeen = now
+	snd, rcv := &c.ep[side], &c.ep[1-side]
+
+	if c.flags&flowPickup != 0 && c.flags&flowProven == 0 && !t.prove(i, side, seg, now) {
+		t.settle(i, seg)
+		return
+	}
+	if seg.Flags&SYN != 0 && seg.Flags&RST == 0 && !t.synOnFlow(i, side, seg, now) {
+		return
+	}
+	switch {
+	case seg.Flags&RST != 0:
+		if !rstAcceptable(snd, rcv, seg) {
+			t.stats.IgnoredRST++
+			return
+		}
+		snd.facts |= closed
+		rcv.facts |= closed
+	case !acceptable(snd, rcv, seg):
+		t.stats.Ignored++
+		return
+	default:
+		// In a simultaneous open the SYNs cross: a bare SYN from an endpoint
+		// the capture showed a SYN to was sent before that SYN arrived.
+		crossed := seg.Flags&(SYN|ACK) == SYN && !snd.has(sentSyn) && snd.has(gotSyn)
+		if crossed {
+			snd.facts &^= gotSyn
+		}
+		if seg.Flags&ACK != 0 && rcv.has(hasNxt) && rcv.nxt.LessThan(Seq(seg.Ack)) {
+			// The capture missed some of rcv's segments. Their bytes are
+			// accounted for, but no state is invented from them.
+			c.flags |= flowGap
+			rcv.nxt = Seq(seg.Ack)
+		}
+		snd.send(seg, rcv, now)
+		rcv.receive(seg)
+		if seg.Flags&(SYN|ACK) == SYN|ACK {
+			scaleWindows(snd, rcv)
+		}
+		if crossed {
+			t.settle(i, seg) // SYN_SENT first, then SYN_RECV
+			snd.facts |= gotSyn
+		}
+	}
+	t.settle(i, seg)
+}
+
+// prove handles a segment of a picked-up flow that has not yet shown
+// two-way life. A lone segment (an ACK scan, a stray retransmission) is no
+// evidence of a connection; a second, different one is. It reports whether
+// seg should now go through the rulebook.
+func (t *Tracker) prove(i int32, side int, seg *Segment, now int64) bool {
+	c := &t.flows.conns[i]
+	f := c.first
+	switch {
+	case seg.Flags&RST != 0:
+		c.ep[0].facts |= closed
+		c.ep[1].facts |= closed
+		return false
+	case seg.Flags&SYN != 0:
+		return true // a new connection: synOnFlow restarts the flow
+	case uint8(side) == f.from && Seq(seg.Seq) == f.seq && Seq(seg.Ack) == f.ack && seg.Flags == f.flags:
+		return false // the same segment again
+	}
+	c.flags |= flowProven
+	for e := range c.ep {
+		ep := &c.ep[e]
+		ep.facts |= sentSyn | gotSyn | synAcked
+		ep.wscale = assumedWScale
+	}
+	// Both endpoints are ESTABLISHED unless the first segment says more.
+	for e := range c.ep {
+		t.setState(c, &c.ep[e], Established, nil, "pickup")
+	}
+	first := Segment{Time: seg.Time, Seq: uint32(f.seq), Ack: uint32(f.ack), Flags: f.flags,
+		Window: f.window, PayloadLen: f.len}
+	if f.from == uint8(side) {
+		first.Src, first.SrcPort, first.Dst, first.DstPort = seg.Src, seg.SrcPort, seg.Dst, seg.DstPort
+	} else {
+		first.Src, first.SrcPort, first.Dst, first.DstPort = seg.Dst, seg.DstPort, seg.Src, seg.SrcPort
+	}
+	t.step(i, int(f.from), &first, now)
+	return true
+}
+
+// synOnFlow handles a SYN on a flow that already exists: a retransmission,
+// port reuse, an old duplicate or the answer to a SYN held back earlier.
+// It reports whether seg should go on through the rulebook.
+func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now int64) bool {
+	c := &t.flows.conns[i]
+	snd := &c.ep[side]
+	seq := Seq(seg.Seq)
+	switch {
+	case c.flags&flowPickup == 0 && !snd.has(sentSyn):
+		return true // its first SYN: an opening, or a simultaneous open
+	case c.flags&flowPickup == 0 && snd.has(sentSyn) && seq == snd.isn:
+		return true // a retransmission: the rulebook weighs it as evidence
+	}
+	if seg.Flags&ACK == 0 {
+		if c.finished() {
+			t.restart(i, side, now)
+			return true
+		}
+		// A SYN on a live connection is an old duplicate or a new
+		// connection after a crash; only an answer tells which.
+		c.flags |= flowPending
+		c.pendSyn, c.pendFrom = seq, uint8(side)
+		t.stats.Ignored++
+		return false
+	}
+	if c.flags&flowPending != 0 && uint8(side) != c.pendFrom && Seq(seg.Ack) == c.pendSyn.Add(1) {
+		// The peer answered the held SYN: it was a new connection.
+		syn := Segment{Time: seg.Time, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
+			VLAN: seg.VLAN, Seq: uint32(c.pendSyn), Flags: SYN}
+		t.restart(i, 1-side, now)
+		t.step(i, 1-side, &syn, now)
+		return true
+	}
+	if !snd.has(sentSyn) || c.flags&flowPickup != 0 {
+		return true // a first SYN+ACK: the rulebook takes it
+	}
+	t.stats.Ignored++ // a SYN+ACK that belongs to no SYN we know
+	return false
+}
+
+// finished reports whether a new SYN may start a new connection on this
+// flow: nothing on it is alive but TIME_WAIT (RFC 1122 4.2.2.13).
+func (c *conn) finished() bool {
+	if c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
+		return true
+	}
+	for e := range c.ep {
+		switch c.ep[e].state {
+		case Unknown, Close, TimeWait:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// restart ends the connection on flow i and starts a new one on the same
+// 4-tuple, whose client is side.
+func (t *Tracker) restart(i int32, side int, now int64) {
+	c := &t.flows.conns[i]
+	for e := range c.ep {
+		if c.ep[e].state.Counted() {
+			t.setState(c, &c.ep[e], Close, nil, "reused")
+		}
+	}
+	for e := range c.ep {
+		ep := &c.ep[e]
+		// Its state is Close or Unknown now: neither is counted.
+		*ep = endpoint{addr: ep.addr, port: ep.port, local: ep.local, since: now}
+	}
+	c.client = uint8(side)
+	c.flags = 0
+	c.first = firstSeg{}
+}
+
+// settle derives both endpoints' states after flow i changed, and files the
+// flow under its class and next deadline.
+func (t *Tracker) settle(i int32, cause *Segment) {
+	c := &t.flows.conns[i]
+	for e := range c.ep {
+		ep := &c.ep[e]
+		if s := ep.derive(); s != ep.state {
+			t.setState(c, ep, s, cause, "")
+		}
+	}
+	t.flows.touch(i, c.classify())
+	t.flows.setDeadline(i, t.deadline(c))
+}
+
+// deadline returns when flow c's next timer runs out, or 0.
+func (t *Tracker) deadline(c *conn) int64 {
+	if c.class == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
+		// Kept a while to absorb stray segments, then forgotten.
+		return c.lastSeen + t.tw
+	}
+	var d int64
+	for e := range c.ep {
+		var x int64
+		switch ep := &c.ep[e]; ep.state {
+		case TimeWait:
+			x = ep.since + t.tw
+		case SynSent, SynRecv:
+			x = max(ep.since, ep.last) + t.hs
+		}
+		if x != 0 && (d == 0 || x < d) {
+			d = x
+		}
+	}
+	return d
+}
+
+// expire runs the timers of flow i that are due.
+func (t *Tracker) expire(i int32) {
+	c := &t.flows.conns[i]
+	if c.class == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
+		t.forget(i)
+		return
+	}
+	for e := range c.ep {
+		ep := &c.ep[e]
+		switch ep.state {
+		case TimeWait:
+			if ep.since+t.tw <= t.now {
+				ep.facts |= closed
+			}
+		case SynSent, SynRecv:
+			if max(ep.since, ep.last)+t.hs <= t.now {
+				ep.facts |= closed
+			}
+		}
+	}
+	old := c.deadline
+	for e := range c.ep {
+		if ep := &c.ep[e]; ep.has(closed) && ep.state != Close {
+			t.setState(c, ep, Close, nil, "timer")
+		}
+	}
+	t.flows.touch(i, c.classify())
+	if d := t.deadline(c); d != old || d > t.now {
+		t.flows.setDeadline(i, d)
+	} else {
+		t.forget(i)
+	}
+}
+
+// evict drops flow i to make room.
+func (t *Tracker) evict(i int32, why EvictReason) {
+	t.stats.Evictions[why]++
+	t.forget(i)
+}
+
+// forget removes flow i, taking its live endpoints out of the counts.
+func (t *Tracker) forget(i int32) {
+	c := &t.flows.conns[i]
+	for e := range c.ep {
+		if c.ep[e].state.Counted() {
+			t.setState(c, &c.ep[e], Unknown, nil, "forgotten")
+		}
+	}
+	t.flows.remove(i)
+}
+
+// setState is the one place an endpoint's state changes: it keeps the
+// counts and the transition counters, infers listeners, and reports.
+func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reason string) {
+	from := e.state
+	if e.local {
+		if from.Counted() {
+			t.stats.States[from]--
+		}
+		if to.Counted() {
+			t.stats.States[to]++
+		}
+	}
+	e.state, e.since = to, t.now
+	if cause != nil {
+		e.since = cause.Time.UnixNano()
+	}
+	// Name the state the RFC gives an endpoint before its first SYN.
+	switch {
+	case from == Unknown && to == SynRecv && e.has(passive):
+		from = Listen
+		t.addListener(listenKey{e.addr, e.port, c.key.vlan}, e.local)
+	case from == Unknown && to == SynSent:
+		from = Close
+	}
+	t.stats.Transitions[from][to]++
+	if t.cfg.OnTransition == nil {
+		return
+	}
+	t.tr = Transition{Time: time.Unix(0, e.since), Flow: c.flow(), Endpoint: netip.AddrPortFrom(e.addr, e.port),
+		From: from, To: to, Cause: cause, Reason: reason}
+	t.cfg.OnTransition(&t.tr)
+}
+
+func (t *Tracker) addListener(k listenKey, local bool) {
+	if _, ok := t.listeners[k]; ok || len(t.listeners) >= t.cfg.MaxFlows {
+		return
+	}
+	t.listeners[k] = local
+	if local {
+		t.stats.Listeners++
+	}
+}
+
+// rstAcceptable applies RFC 5961's spirit to a RST from snd to rcv: it must
+// fall in the receiver's window.
+func rstAcceptable(snd, rcv *endpoint, seg *Segment) bool {
+	seq := Seq(seg.Seq)
+	switch {
+	case rcv.has(sentSyn) && !rcv.has(gotSyn) && !rcv.has(synAcked):
+		// SYN_SENT: acceptable if it acknowledges the SYN (RFC 793 p. 66).
+		return seg.Flags&ACK != 0 && Seq(seg.Ack) == rcv.isn.Add(1)
+	case rcv.has(hasAcked):
+		return seq.InWindow(rcv.acked, max(rcv.wnd, 1))
+	case snd.has(hasNxt):
+		return seq.InWindow(snd.nxt, max(rcv.wnd, 1))
+	}
+	return false
+}
+
+// acceptable rejects a segment whose sequence or acknowledgment number is
+// far outside the window: a blind injection or garbage, not traffic.
+func acceptable(snd, rcv *endpoint, seg *Segment) bool {
+	w := max(rcv.wnd, 1<<16)
+	if snd.has(hasNxt) && rcv.has(hasAcked) && !Seq(seg.Seq).InWindow(rcv.acked-Seq(w), 2*w+1) {
+		return false
+	}
+	if seg.Flags&ACK != 0 && rcv.has(hasNxt) && rcv.nxt.Add(w).LessThan(Seq(seg.Ack)) {
+		return false
+	}
+	return true
+}
 
 // Stats returns a snapshot of the counts and counters.
-func (t *Tracker) Stats() Stats { return Stats{} }
+func (t *Tracker) Stats() Stats {
+	s := t.stats
+	s.Time = time.Unix(0, t.now)
+	s.Flows = t.flows.len()
+	s.MaxFlows = t.cfg.MaxFlows
+	return s
+}
 
 // Sockets calls fn for every live endpoint (every endpoint whose state is
 // Counted), after the Local filter, in no particular order.
-func (t *Tracker) Sockets(fn func(Socket)) {}
+func (t *Tracker) Sockets(fn func(Socket)) {
+	for i := range t.flows.conns {
+		c := &t.flows.conns[i]
+		if !c.inUse {
+			continue
+		}
+		for e := range c.ep {
+			ep, peer := &c.ep[e], &c.ep[1-e]
+			if !ep.state.Counted() || !ep.local {
+				continue
+			}
+			fn(Socket{
+				State:    ep.state,
+				Local:    netip.AddrPortFrom(ep.addr, ep.port),
+				Peer:     netip.AddrPortFrom(peer.addr, peer.port),
+				VLAN:     c.key.vlan,
+				SendQ:    unacked(ep, peer),
+				RecvQ:    unacked(peer, ep),
+				PickedUp: c.flags&flowPickup != 0,
+			})
+		}
+	}
+}
+
+// unacked returns the data bytes e has sent that peer has not been seen to
+// acknowledge; SYN and FIN take a sequence number but are not data.
+func unacked(e, peer *endpoint) uint32 {
+	if !e.has(hasNxt) || !peer.has(hasAcked) {
+		return 0
+	}
+	hi, lo := e.nxt, peer.acked
+	if e.has(sentFin) && !peer.acks(e.finSeq.Add(1)) {
+		hi = e.finSeq
+	}
+	if e.has(sentSyn) && lo.LessThanEq(e.isn) {
+		lo = e.isn.Add(1)
+	}
+	if !lo.LessThan(hi) {
+		return 0
+	}
+	return lo.Size(hi)
+}
 
 // Listeners calls fn for every inferred listening socket, after the Local
 // filter.
-func (t *Tracker) Listeners(fn func(addr netip.AddrPort, vlan uint16)) {}
+func (t *Tracker) Listeners(fn func(addr netip.AddrPort, vlan uint16)) {
+	for k, local := range t.listeners {
+		if local {
+			fn(netip.AddrPortFrom(k.addr, k.port), k.vlan)
+		}
+	}
+}

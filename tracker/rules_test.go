@@ -1,0 +1,221 @@
+package tracker
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// A script is written from the point of view of X, the endpoint under test,
+// and Y, its peer. Sequence and acknowledgment numbers are offsets from
+// X's and Y's initial sequence numbers, so every script also runs with ISNs
+// just below the 2^32 wrap.
+type ev struct {
+	from    byte // 'X', 'Y', or 0 for a pause of wait
+	flags   Flags
+	seq     uint32 // offset from the sender's ISN
+	ack     uint32 // offset from the receiver's ISN
+	len     uint32
+	wait    time.Duration
+	fresh   bool // seq is an offset from a second ISN (a new connection)
+	rawSeq  bool // seq is absolute, not an offset
+	noWScal bool
+}
+
+func x(f Flags, seq, ack uint32) ev { return ev{from: 'X', flags: f, seq: seq, ack: ack} }
+func y(f Flags, seq, ack uint32) ev { return ev{from: 'Y', flags: f, seq: seq, ack: ack} }
+func pause(d time.Duration) ev     { return ev{wait: d} }
+
+// Handshakes that leave both ends ESTABLISHED, with X as client or server.
+var (
+	xClient = []ev{x(SYN, 0, 0), y(SYN|ACK, 0, 1), x(ACK, 1, 1)}
+	xServer = []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), y(ACK, 1, 1)}
+)
+
+type world struct {
+	t      *testing.T
+	tr     *Tracker
+	x, y   netip.AddrPort
+	ix, iy uint32
+	now    time.Time
+}
+
+func newWorld(t *testing.T, swap bool, base uint32) *world {
+	w := &world{
+		t:   t,
+		tr:  New(Config{}),
+		x:   netip.MustParseAddrPort("192.0.2.1:40000"),
+		y:   netip.MustParseAddrPort("192.0.2.2:80"),
+		ix:  base + 1000,
+		iy:  base + 5000000,
+		now: time.Unix(1700000000, 0),
+	}
+	if swap {
+		w.x, w.y = w.y, w.x
+	}
+	return w
+}
+
+func (w *world) run(evs []ev) {
+	for _, e := range evs {
+		w.now = w.now.Add(time.Millisecond)
+		if e.from == 0 {
+			w.now = w.now.Add(e.wait)
+			w.tr.Advance(w.now)
+			continue
+		}
+		seg := Segment{Time: w.now, Flags: e.flags, PayloadLen: e.len, Window: 64000}
+		if e.flags&SYN != 0 && !e.noWScal {
+			seg.Options = Options{MSS: 1460, HasWScale: true, WScale: 7}
+		}
+		src, dst, isrc, idst := w.x, w.y, w.ix, w.iy
+		if e.from == 'Y' {
+			src, dst, isrc, idst = w.y, w.x, w.iy, w.ix
+		}
+		seg.Src, seg.SrcPort, seg.Dst, seg.DstPort = src.Addr(), src.Port(), dst.Addr(), dst.Port()
+		switch {
+		case e.rawSeq:
+			seg.Seq = e.seq
+		case e.fresh:
+			seg.Seq = isrc + 0x40000000 + e.seq
+		default:
+			seg.Seq = isrc + e.seq
+		}
+		if e.flags&ACK != 0 {
+			seg.Ack = idst + e.ack
+		}
+		w.tr.Track(&seg)
+	}
+}
+
+// states returns the state of X and Y; Unknown when not listed.
+func (w *world) states() (sx, sy State) {
+	w.tr.Sockets(func(s Socket) {
+		switch s.Local {
+		case w.x:
+			sx = s.State
+		case w.y:
+			sy = s.State
+		}
+	})
+	return sx, sy
+}
+
+type rule struct {
+	name     string
+	setup    [][]ev // each setup is run in turn: the roles X may have
+	events   []ev
+	x, y     State // Unknown: not listed (closed, or never shown)
+	listener int
+	ignored  uint64 // Stats.IgnoredRST
+}
+
+// TestRules has a case for every row of SPEC 2.1, each run for both roles
+// X may play (client and server, or both address orders where the row
+// fixes the role), and with ISNs that wrap.
+func TestRules(t *testing.T) {
+	none := [][]ev{nil}
+	est := [][]ev{xClient, xServer}
+	rules := []rule{
+		{name: "CLOSE sends SYN: SYN_SENT", setup: none,
+			events: []ev{x(SYN, 0, 0)}, x: SynSent},
+		{name: "listener receives SYN, answers SYN+ACK: SYN_RECV", setup: none,
+			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1)}, x: SynRecv, y: Established, listener: 1},
+		{name: "SYN_SENT receives SYN+ACK acking its SYN: ESTABLISHED", setup: none,
+			events: []ev{x(SYN, 0, 0), y(SYN|ACK, 0, 1)}, x: Established, y: SynRecv, listener: 1},
+		{name: "SYN_SENT receives a bare SYN: SYN_RECV (simultaneous open)", setup: none,
+			events: []ev{x(SYN, 0, 0), y(SYN, 0, 0)}, x: SynRecv, y: SynRecv},
+		{name: "simultaneous open completes: ESTABLISHED", setup: none,
+			events: []ev{x(SYN, 0, 0), y(SYN, 0, 0), x(SYN|ACK, 0, 1), y(SYN|ACK, 0, 1)}, x: Established, y: Established},
+		{name: "SYN_SENT receives RST+ACK acking its SYN: CLOSE (refused)", setup: none,
+			events: []ev{x(SYN, 0, 0), y(RST|ACK, 0, 1)}, x: Unknown},
+		{name: "SYN_SENT ignores RST+ACK not acking its SYN", setup: none,
+			events: []ev{x(SYN, 0, 0), y(RST|ACK, 0, 7)}, x: SynSent, ignored: 1},
+		{name: "SYN_RECV receives ACK of its SYN: ESTABLISHED", setup: none,
+			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), y(ACK, 1, 1)}, x: Established, y: Established, listener: 1},
+		{name: "SYN_RECV receives valid RST: CLOSE, the listener stays", setup: none,
+			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), y(RST, 1, 0)}, x: Unknown, listener: 1},
+		{name: "SYN_RECV sends FIN: FIN_WAIT1", setup: none,
+			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), x(FIN|ACK, 1, 1)}, x: FinWait1, y: CloseWait, listener: 1},
+		{name: "ESTABLISHED sends FIN: FIN_WAIT1", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1)}, x: FinWait1, y: CloseWait},
+		{name: "ESTABLISHED receives FIN: CLOSE_WAIT", setup: est,
+			events: []ev{y(FIN|ACK, 1, 1)}, x: CloseWait, y: FinWait1},
+		{name: "FIN_WAIT1 receives ACK of its FIN: FIN_WAIT2", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), y(ACK, 1, 2)}, x: FinWait2, y: CloseWait},
+		{name: "FIN_WAIT1 receives FIN without ACK of its FIN: CLOSING", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 1)}, x: Closing, y: Closing},
+		{name: "FIN_WAIT1 receives FIN with ACK of its FIN: TIME_WAIT", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 2)}, x: TimeWait, y: LastAck},
+		{name: "FIN_WAIT2 receives FIN: TIME_WAIT", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), y(ACK, 1, 2), y(FIN|ACK, 1, 2)}, x: TimeWait, y: LastAck},
+		{name: "CLOSING receives ACK of its FIN: TIME_WAIT", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 1), y(ACK, 2, 2)}, x: TimeWait, y: Closing},
+		{name: "CLOSE_WAIT sends FIN: LAST_ACK", setup: est,
+			events: []ev{y(FIN|ACK, 1, 1), x(ACK, 1, 2), x(FIN|ACK, 1, 2)}, x: LastAck, y: TimeWait},
+		{name: "LAST_ACK receives ACK of its FIN: CLOSE", setup: est,
+			events: []ev{y(FIN|ACK, 1, 1), x(ACK, 1, 2), x(FIN|ACK, 1, 2), y(ACK, 2, 2)}, x: Unknown, y: TimeWait},
+		{name: "TIME_WAIT stays before 2MSL", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 2), x(ACK, 2, 2), pause(59 * time.Second)}, x: TimeWait},
+		{name: "TIME_WAIT after 2MSL: CLOSE", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 2), x(ACK, 2, 2), pause(60 * time.Second)}, x: Unknown},
+		{name: "synchronized endpoint sends RST: CLOSE", setup: est,
+			events: []ev{x(RST, 1, 0)}, x: Unknown, y: Unknown},
+		{name: "synchronized endpoint receives in-window RST: CLOSE", setup: est,
+			events: []ev{y(RST, 1000, 0)}, x: Unknown, y: Unknown},
+		{name: "out-of-window RST changes nothing", setup: est,
+			events: []ev{y(RST, 1<<24, 0)}, x: Established, y: Established, ignored: 1},
+		{name: "SYN_SENT without progress: CLOSE after the handshake timeout", setup: none,
+			events: []ev{x(SYN, 0, 0), pause(76 * time.Second)}, x: Unknown},
+		{name: "SYN_SENT retransmitting stays", setup: none,
+			events: []ev{x(SYN, 0, 0), pause(60 * time.Second), x(SYN, 0, 0), pause(60 * time.Second)}, x: SynSent},
+		{name: "SYN_RECV without progress: CLOSE after the handshake timeout", setup: none,
+			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), pause(76 * time.Second)}, x: Unknown, y: Established, listener: 1},
+	}
+	for _, r := range rules {
+		for si, setup := range r.setup {
+			for _, swap := range []bool{false, true} {
+				for _, base := range []uint32{0, 0xFFFFFFFF - 2000} {
+					role := "X-first"
+					if len(r.setup) > 1 {
+						role = [...]string{"X-client", "X-server"}[si]
+					}
+					name := fmt.Sprintf("%s/%s/swap=%v/isn=%#x", r.name, role, swap, base)
+					t.Run(name, func(t *testing.T) {
+						w := newWorld(t, swap, base)
+						w.run(setup)
+						w.run(r.events)
+						sx, sy := w.states()
+						if sx != r.x || sy != r.y {
+							t.Errorf("X %v, Y %v; want X %v, Y %v", sx, sy, r.x, r.y)
+						}
+						st := w.tr.Stats()
+						want := r.listener
+						if setup != nil {
+							want = 1 // the handshake proved one
+						}
+						if st.Listeners != want {
+							t.Errorf("listeners %d, want %d", st.Listeners, want)
+						}
+						if st.IgnoredRST != r.ignored {
+							t.Errorf("ignored RSTs %d, want %d", st.IgnoredRST, r.ignored)
+						}
+						checkCounts(t, w.tr)
+					})
+				}
+			}
+		}
+	}
+}
+
+// checkCounts asserts that the per-state counts add up to the endpoints
+// listed.
+func checkCounts(t *testing.T, tr *Tracker) {
+	t.Helper()
+	var listed [NumStates]int
+	tr.Sockets(func(s Socket) { listed[s.State]++ })
+	if st := tr.Stats(); listed != st.States {
+		t.Errorf("counts %v, but listing has %v", st.States, listed)
+	}
+}
