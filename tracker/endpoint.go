@@ -144,8 +144,12 @@ func (e *endpoint) send(seg *Segment, peer *endpoint, now int64) {
 			e.facts |= sentSynAck
 		case seq == e.isn:
 			// A retransmitted SYN: the answer to the first one never
-			// reached e, or e's own SYN never reached the peer.
+			// reached e, or e's own SYN never reached the peer. A bare SYN
+			// again means e has had no SYN from the peer either.
 			e.withdraw(synAcked, doubtSynAcked)
+			if !synAck {
+				e.withdraw(gotSyn, doubtGotSyn)
+			}
 			if !peer.acks(e.isn.Add(1)) {
 				peer.withdraw(gotSyn, doubtGotSyn)
 				if seg.Flags&ACK != 0 {

@@ -25,7 +25,7 @@ type ev struct {
 
 func x(f Flags, seq, ack uint32) ev { return ev{from: 'X', flags: f, seq: seq, ack: ack} }
 func y(f Flags, seq, ack uint32) ev { return ev{from: 'Y', flags: f, seq: seq, ack: ack} }
-func pause(d time.Duration) ev     { return ev{wait: d} }
+func pause(d time.Duration) ev      { return ev{wait: d} }
 
 // Handshakes that leave both ends ESTABLISHED, with X as client or server.
 var (

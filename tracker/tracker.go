@@ -145,7 +145,7 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now int64) {
 	snd, rcv := &c.ep[side], &c.ep[1-side]
 
 	if c.flags&flowPickup != 0 && c.flags&flowProven == 0 && !t.prove(i, side, seg, now) {
-		t.settle(i, seg)
+		t.settle(i, side, seg)
 		return
 	}
 	if seg.Flags&SYN != 0 && seg.Flags&RST == 0 && !t.synOnFlow(i, side, seg, now) {
@@ -181,11 +181,11 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now int64) {
 			scaleWindows(snd, rcv)
 		}
 		if crossed {
-			t.settle(i, seg) // SYN_SENT first, then SYN_RECV
+			t.settle(i, side, seg) // SYN_SENT first, then SYN_RECV
 			snd.facts |= gotSyn
 		}
 	}
-	t.settle(i, seg)
+	t.settle(i, side, seg)
 }
 
 // prove handles a segment of a picked-up flow that has not yet shown
@@ -301,12 +301,12 @@ func (t *Tracker) restart(i int32, side int, now int64) {
 	c.first = firstSeg{}
 }
 
-// settle derives both endpoints' states after flow i changed, and files the
-// flow under its class and next deadline.
-func (t *Tracker) settle(i int32, cause *Segment) {
+// settle derives both endpoints' states after flow i changed, the sender
+// of cause first, and files the flow under its class and next deadline.
+func (t *Tracker) settle(i int32, side int, cause *Segment) {
 	c := &t.flows.conns[i]
 	for e := range c.ep {
-		ep := &c.ep[e]
+		ep := &c.ep[e^side]
 		if s := ep.derive(); s != ep.state {
 			t.setState(c, ep, s, cause, "")
 		}
