@@ -26,10 +26,13 @@ type ReasonCount struct {
 // backwards.
 type Snapshot struct {
 	Tracker tracker.Stats
-	// Decode counts frames skipped by the decoder, by reason. Publish every
-	// reason the decoder knows, zeros included, so that a series exists
-	// before its first error and rate() sees the first one; reasons must be
-	// unique.
+	// Decode counts malformed frames the decoder skipped, by reason. Give
+	// every malformed reason the decoder knows, zeros included, so that a
+	// series exists before its first error and rate() sees the first one;
+	// reasons must be unique. Frames that are well formed but not usable TCP
+	// (ARP, UDP, fragments) are not errors and do not belong here: an alert
+	// on this counter must not fire on ARP. They show as packets_total minus
+	// segments_total.
 	Decode      []ReasonCount
 	Packets     uint64 // frames read from the capture, TCP or not
 	CaptureUp   bool   // the capture handle is open
@@ -68,7 +71,7 @@ func NewCollector() *Collector {
 			"RST segments ignored because their sequence number was outside the receiver's window (RFC 5961)."),
 		segmentsIgnored: desc("segments_ignored_total",
 			"TCP segments that changed no state because their sequence or acknowledgment number was outside the window."),
-		decodeErrors: desc("decode_errors_total", "Frames skipped as malformed or not decodable, by reason.", "reason"),
+		decodeErrors: desc("decode_errors_total", "Malformed frames skipped by the decoder, by reason (truncated by the snaplen, bad lengths, bad options, ...).", "reason"),
 		evictions: desc("evictions_total",
 			"Flows dropped from the full flow table, by reason: closed, half_open (handshake not completed), idle (longest idle).",
 			"reason"),

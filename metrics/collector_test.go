@@ -39,7 +39,7 @@ var header = map[string]string{
 	"tcptrack_segments_ignored_total": `# HELP tcptrack_segments_ignored_total TCP segments that changed no state because their sequence or acknowledgment number was outside the window.
 # TYPE tcptrack_segments_ignored_total counter
 `,
-	"tcptrack_decode_errors_total": `# HELP tcptrack_decode_errors_total Frames skipped as malformed or not decodable, by reason.
+	"tcptrack_decode_errors_total": `# HELP tcptrack_decode_errors_total Malformed frames skipped by the decoder, by reason (truncated by the snaplen, bad lengths, bad options, ...).
 # TYPE tcptrack_decode_errors_total counter
 `,
 	"tcptrack_evictions_total": `# HELP tcptrack_evictions_total Flows dropped from the full flow table, by reason: closed, half_open (handshake not completed), idle (longest idle).
@@ -83,23 +83,38 @@ func stateStats(t testing.TB, counts map[string]int) tracker.Stats {
 	return s
 }
 
-func TestCollector(t *testing.T) {
-	busy := stateStats(t, map[string]int{
+// testSnapshot is a busy Snapshot with every field set to a distinct value.
+func testSnapshot(t testing.TB) *Snapshot {
+	t.Helper()
+	st := stateStats(t, map[string]int{
 		"established": 120, "syn_sent": 3, "syn_recv": 4, "fin_wait1": 5, "fin_wait2": 6,
 		"time_wait": 70, "close_wait": 8, "last_ack": 9, "closing": 1, "listen": 2,
 	})
-	busy.Flows = 118
-	busy.MaxFlows = 1 << 20
-	busy.Segments = 99000
-	busy.Transitions[tracker.Close][tracker.SynSent] = 40
-	busy.Transitions[tracker.SynSent][tracker.Established] = 37
-	busy.Transitions[tracker.Established][tracker.FinWait1] = 11
-	busy.IgnoredRST = 2
-	busy.Ignored = 17
-	busy.Evictions[tracker.EvictClosed] = 30
-	busy.Evictions[tracker.EvictHalfOpen] = 4
-	busy.Evictions[tracker.EvictIdle] = 1
+	st.Flows = 118
+	st.MaxFlows = 1 << 20
+	st.Segments = 99000
+	st.Transitions[tracker.Close][tracker.SynSent] = 40
+	st.Transitions[tracker.SynSent][tracker.Established] = 37
+	st.Transitions[tracker.Established][tracker.FinWait1] = 11
+	st.IgnoredRST = 2
+	st.Ignored = 17
+	st.Evictions[tracker.EvictClosed] = 30
+	st.Evictions[tracker.EvictHalfOpen] = 4
+	st.Evictions[tracker.EvictIdle] = 1
+	return &Snapshot{
+		Tracker: st,
+		Decode: []ReasonCount{
+			{"truncated", 3},
+			{"tcp_options", 0},
+		},
+		Packets:     100500,
+		CaptureUp:   true,
+		KernelDrops: 12,
+		IfaceDrops:  7,
+	}
+}
 
+func TestCollector(t *testing.T) {
 	tests := []struct {
 		name string
 		snap *Snapshot // nil: nothing published
@@ -137,17 +152,7 @@ tcptrack_capture_drops_total{where="interface"} 0
 		},
 		{
 			name: "busy",
-			snap: &Snapshot{
-				Tracker: busy,
-				Decode: []ReasonCount{
-					{"truncated", 3},
-					{"unsupported_link", 0},
-				},
-				Packets:     100500,
-				CaptureUp:   true,
-				KernelDrops: 12,
-				IfaceDrops:  7,
-			},
+			snap: testSnapshot(t),
 			want: expo(
 				"tcptrack_connection_states", `tcptrack_connection_states{state="established"} 120
 tcptrack_connection_states{state="syn_sent"} 3
@@ -171,7 +176,7 @@ tcptrack_transitions_total{from="established",to="fin_wait1"} 11
 				"tcptrack_rst_ignored_total", "tcptrack_rst_ignored_total 2\n",
 				"tcptrack_segments_ignored_total", "tcptrack_segments_ignored_total 17\n",
 				"tcptrack_decode_errors_total", `tcptrack_decode_errors_total{reason="truncated"} 3
-tcptrack_decode_errors_total{reason="unsupported_link"} 0
+tcptrack_decode_errors_total{reason="tcp_options"} 0
 `,
 				"tcptrack_evictions_total", `tcptrack_evictions_total{reason="closed"} 30
 tcptrack_evictions_total{reason="half_open"} 4

@@ -172,6 +172,9 @@ func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler,
 		Name:        "tcptrack",
 		Description: "Passive TCP connection tracker: endpoints per RFC 793 state, seen on the wire",
 		Version:     version.Info(),
+		// pprof is not served: an exporter on a capture host has no business
+		// exposing its heap to whoever can reach the port.
+		Profiling: "false",
 		Links: []web.LandingLinks{
 			{Address: cfg.TelemetryPath, Text: "Metrics"},
 			{Address: CountsPath, Text: "Counts", Description: "netstat-style STATE count lines; ?all=1 adds LISTEN"},
