@@ -58,7 +58,7 @@ type Filter struct {
 type program struct {
 	link LinkType
 	bpf  *C.struct_bpf_program // in C memory: libpcap fills it with C pointers
-	err  error // why the expression does not compile for this link type
+	err  error                 // why the expression does not compile for this link type
 }
 
 // Older libpcap's compiler is not reentrant; one lock for all filters.
