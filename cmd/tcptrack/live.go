@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tcptrack/tcptrack/decode"
+	"github.com/tcptrack/tcptrack/metrics"
+	"github.com/tcptrack/tcptrack/tracker"
+)
+
+// publishEvery is how often the capture goroutine hands a fresh snapshot to
+// the scrapers.
+const publishEvery = time.Second
+
+// Reopen backoff after the interface went away.
+const (
+	reopenFirst = time.Second
+	reopenMax   = 30 * time.Second
+)
+
+type liveOptions struct {
+	cfg  decode.LiveConfig
+	user string
+}
+
+func (l *liveOptions) register(fs *flag.FlagSet) {
+	fs.IntVar(&l.cfg.Snaplen, "s", decode.DefaultSnaplen, "live: bytes kept per frame (`SNAPLEN`); headers only is enough, payload lengths come from the IP header")
+	fs.BoolVar(&l.cfg.NoPromisc, "p", false, "live: do not put the interface into promiscuous mode")
+	fs.BoolVar(&l.cfg.Immediate, "immediate", false, "live: deliver each packet at once instead of in kernel batches")
+	fs.IntVar(&l.cfg.BufferSize, "B", 0, "live: kernel capture buffer in `KiB` (default libpcap's, 2048)")
+	fs.StringVar(&l.user, "user", "", "live: after opening the capture, drop root and run as `USER`, keeping only CAP_NET_RAW so the capture can be reopened")
+}
+
+// capture is the live capture loop's state. It alone touches the tracker;
+// everyone else reads the snapshots it publishes.
+type capture struct {
+	o       *options
+	logger  *slog.Logger
+	tr      *tracker.Tracker
+	dec     *decode.Decoder
+	col     *metrics.Collector
+	src     *decode.Live
+	packets uint64
+	// drops of handles closed before the current one, so counters never
+	// go backwards across a reopen.
+	kernelDrops, ifaceDrops uint64
+	cur                     decode.CaptureStats
+}
+
+func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
+	o.live.cfg.Filter = o.filter
+	o.live.cfg.BufferSize *= 1024
+	tw, closeTW, err := openTransitions(o, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+		return exitUsage
+	}
+	defer closeTW()
+
+	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: decode.NewDecoder(), col: metrics.NewCollector()}
+	c.dec.VerifyChecksums = o.checksums
+	src, err := decode.OpenLive(o.iface, o.live.cfg)
+	switch {
+	case errors.Is(err, decode.ErrFilter):
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+		return exitUsage
+	case errors.Is(err, decode.ErrInterfaceGone):
+		logger.Warn("interface not there yet; waiting for it", "interface", o.iface)
+	case err != nil:
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+		return exitCapture
+	}
+	c.src = src
+	if o.live.user != "" {
+		if err := dropPrivileges(o.live.user); err != nil {
+			fmt.Fprintf(stderr, "tcptrack: --user %s: %v\n", o.live.user, err)
+			return exitCapture
+		}
+		logger.Info("dropped privileges", "user", o.live.user)
+	}
+	c.publish()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	webErr := make(chan error, 1)
+	go func() { webErr <- metrics.Serve(ctx, o.web, c.col, logger) }()
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.loop(ctx)
+	}()
+	logger.Info("capturing", "interface", o.iface, "filter", o.filter, "snaplen", o.live.cfg.Snaplen)
+
+	status := exitOK
+wait:
+	for {
+		select {
+		case <-usr1:
+			st := c.col.Snapshot().Tracker
+			if err := metrics.WriteCounts(stdout, &st, o.all); err != nil {
+				logger.Error("printing counts", "err", err)
+			}
+		case err := <-webErr:
+			if err != nil {
+				fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+				status = exitCapture
+			}
+			stop()
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	wg.Wait()
+	if c.src != nil {
+		c.src.Close()
+	}
+	if err := report(stdout, c.tr, o); err != nil {
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+		return exitCapture
+	}
+	if err := tw.flush(); err != nil {
+		fmt.Fprintf(stderr, "tcptrack: transitions: %v\n", err)
+		return exitCapture
+	}
+	summarize(logger, c.packets, c.dec.Stats(), c.tr.Stats())
+	return status
+}
+
+// loop reads, decodes and tracks until ctx ends, reopening the capture
+// with backoff when the interface goes away. It never blocks on a scrape:
+// it only publishes.
+func (c *capture) loop(ctx context.Context) {
+	var (
+		fr          decode.Frame
+		seg         tracker.Segment
+		nextPublish time.Time
+		backoff     = reopenFirst
+	)
+	for ctx.Err() == nil {
+		if c.src == nil {
+			if !c.reopen(ctx, &backoff) {
+				return
+			}
+			continue
+		}
+		err := c.src.Next(&fr)
+		switch {
+		case err == nil:
+			c.packets++
+			if c.dec.Decode(&fr, &seg) == nil {
+				c.tr.Track(&seg)
+			}
+		case errors.Is(err, decode.ErrTimeout):
+			// A quiet link: let timers run out on the wall clock, which
+			// is also the clock live packets are stamped with.
+			c.tr.Advance(time.Now())
+		default:
+			c.logger.Error("capture failed; will reopen", "interface", c.o.iface, "err", err)
+			c.closeSource()
+		}
+		if now := time.Now(); now.After(nextPublish) {
+			c.tr.Advance(now)
+			c.publish()
+			nextPublish = now.Add(publishEvery)
+		}
+	}
+}
+
+// reopen waits out the backoff and tries to open the capture again. It
+// reports false when ctx ended.
+func (c *capture) reopen(ctx context.Context, backoff *time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(*backoff):
+	}
+	c.tr.Advance(time.Now())
+	src, err := decode.OpenLive(c.o.iface, c.o.live.cfg)
+	if err != nil {
+		*backoff = min(*backoff*2, reopenMax)
+		c.logger.Debug("reopen failed", "interface", c.o.iface, "err", err, "next_try", *backoff)
+		c.publish()
+		return true
+	}
+	c.src = src
+	*backoff = reopenFirst
+	c.logger.Info("capture reopened", "interface", c.o.iface)
+	c.publish()
+	return true
+}
+
+func (c *capture) closeSource() {
+	c.readStats()
+	c.kernelDrops += c.cur.KernelDrops
+	c.ifaceDrops += c.cur.InterfaceDrops
+	c.cur = decode.CaptureStats{}
+	c.src.Close()
+	c.src = nil
+	c.publish()
+}
+
+func (c *capture) readStats() {
+	if c.src == nil {
+		return
+	}
+	if st, err := c.src.Stats(); err == nil {
+		c.cur = st
+	}
+}
+
+// publish hands the scrapers a fresh snapshot.
+func (c *capture) publish() {
+	c.readStats()
+	s := &metrics.Snapshot{
+		Tracker:     c.tr.Stats(),
+		Packets:     c.packets,
+		CaptureUp:   c.src != nil,
+		KernelDrops: c.kernelDrops + c.cur.KernelDrops,
+		IfaceDrops:  c.ifaceDrops + c.cur.InterfaceDrops,
+	}
+	ds := c.dec.Stats()
+	ds.Each(func(reason string, malformed bool, n uint64) {
+		if malformed {
+			s.Decode = append(s.Decode, metrics.ReasonCount{Reason: reason, N: n})
+		}
+	})
+	c.col.Publish(s)
+}
