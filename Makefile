@@ -1,0 +1,58 @@
+# tcptrack: build, demo, test and benchmark. `make demo` and `make test` are
+# the README's two commands; both install what they need first.
+
+export PATH := /usr/local/go/bin:$(PATH)
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REV     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+VPKG    := github.com/prometheus/common/version
+LDFLAGS := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REV) -X $(VPKG).Branch=main
+
+# Debian packages: libpcap-dev to build; the rest for the tests, which use
+# the real kernel (iproute2, iptables, tcpdump), a real Prometheus server and
+# promtool (prometheus), and a terminal (tmux) for the progress bar.
+BUILD_DEBS := libpcap-dev
+TEST_DEBS  := $(BUILD_DEBS) iproute2 iptables nftables tcpdump prometheus tmux
+BENCH_DEBS := $(BUILD_DEBS) tshark tcptrace tcpreplay
+
+DEMO_PCAP := pcaps/handshake.pcap
+
+.PHONY: all demo build deps deps-test deps-bench test fuzz bench clean
+
+all: build
+
+demo: deps build
+	./bin/tcptrack -r $(DEMO_PCAP)
+
+build:
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/tcptrack ./cmd/tcptrack
+
+deps:
+	@./.ci/deps $(BUILD_DEBS)
+deps-test:
+	@./.ci/deps $(TEST_DEBS)
+deps-bench:
+	@./.ci/deps $(BENCH_DEBS)
+
+# The whole suite: vet, every package's tests (the kernel, Prometheus and
+# live-capture tests need root and run as root in CI), then each fuzz target
+# briefly.
+test: deps-test build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench: deps-bench build
+	./bench/run.sh
+
+clean:
+	rm -rf bin
