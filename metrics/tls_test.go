@@ -86,7 +86,9 @@ basic_auth_users:
 
 	c := NewCollector()
 	c.Publish(&Snapshot{Tracker: stateStats(t, map[string]int{"established": 5, "close_wait": 2})})
-	addr := startServe(t, WebConfig{ConfigFile: webConfig}, c)
+	// Two addresses: exporter-toolkit's own ServeMultiple races on the
+	// shared server there (go test -race shows it); Serve must not.
+	addrs := startServeN(t, WebConfig{ConfigFile: webConfig}, c, 2)
 	client := &http.Client{
 		Timeout:   5 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
@@ -106,35 +108,38 @@ basic_auth_users:
 		{"metrics", "/metrics", user, password, http.StatusOK, `tcptrack_connection_states{state="established"} 5` + "\n"},
 		{"counts", "/counts", user, password, http.StatusOK, "ESTABLISHED 5\nCLOSE_WAIT 2\n"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodGet, "https://"+addr+tt.path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.user != "" {
-				req.SetBasicAuth(tt.user, tt.password)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != tt.wantStatus {
-				t.Errorf("status %d, want %d", resp.StatusCode, tt.wantStatus)
-			}
-			if tt.wantStatus != http.StatusOK && strings.Contains(string(body), "tcptrack_") {
-				t.Errorf("refused, yet the body holds metrics:\n%s", body)
-			}
-			if !strings.Contains(string(body), tt.want) {
-				t.Errorf("body:\n%s\nwant it to contain:\n%s", body, tt.want)
-			}
-		})
+	for i, addr := range addrs {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("address %d/%s", i+1, tt.name), func(t *testing.T) {
+				req, err := http.NewRequest(http.MethodGet, "https://"+addr+tt.path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.user != "" {
+					req.SetBasicAuth(tt.user, tt.password)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != tt.wantStatus {
+					t.Errorf("status %d, want %d", resp.StatusCode, tt.wantStatus)
+				}
+				if tt.wantStatus != http.StatusOK && strings.Contains(string(body), "tcptrack_") {
+					t.Errorf("refused, yet the body holds metrics:\n%s", body)
+				}
+				if !strings.Contains(string(body), tt.want) {
+					t.Errorf("body:\n%s\nwant it to contain:\n%s", body, tt.want)
+				}
+			})
+		}
 	}
+	addr := addrs[0]
 
 	t.Run("plain HTTP on the TLS port", func(t *testing.T) {
 		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -100,7 +101,7 @@ func NewRegistry(c *Collector) *prometheus.Registry {
 // Serve serves metrics from c, the landing page and the counts endpoint on
 // the configured addresses until ctx is cancelled, then shuts down gracefully
 // and returns nil. It returns early with an error if the configuration is
-// invalid or a listener fails.
+// invalid or a listener fails; then the other listeners are shut down too.
 func Serve(ctx context.Context, cfg WebConfig, c *Collector, logger *slog.Logger) error {
 	cfg = cfg.withDefaults()
 	if cfg.ConfigFile != "" {
@@ -113,33 +114,62 @@ func Serve(ctx context.Context, cfg WebConfig, c *Collector, logger *slog.Logger
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
+	listeners := make([]net.Listener, 0, len(cfg.ListenAddresses))
+	defer func() {
+		for _, l := range listeners {
+			l.Close() // mostly closed already by http.Server; a second Close is harmless
+		}
+	}()
+	for _, addr := range cfg.ListenAddresses {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrServe, err)
+		}
+		listeners = append(listeners, l)
 	}
-	flags := &web.FlagConfig{
-		WebListenAddresses: &cfg.ListenAddresses,
-		WebSystemdSocket:   new(bool),
-		WebConfigFile:      &cfg.ConfigFile,
-	}
-	done := make(chan error, 1)
-	go func() { done <- web.ListenAndServe(srv, flags, logger) }()
 
+	// One http.Server per listener rather than web.ListenAndServe: its
+	// ServeMultiple hands one server to several web.Serve calls, each of
+	// which rewrites server.Handler, a data race once --web.config.file is
+	// set with more than one address.
+	flags := &web.FlagConfig{WebConfigFile: &cfg.ConfigFile}
+	servers := make([]*http.Server, len(listeners))
+	done := make(chan error, len(listeners))
+	for i, l := range listeners {
+		servers[i] = &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		}
+		go func() {
+			if err := web.Serve(l, servers[i], flags, logger); !errors.Is(err, http.ErrServerClosed) {
+				done <- fmt.Errorf("%w: %s: %w", ErrServe, l.Addr(), err)
+				return
+			}
+			done <- nil
+		}()
+	}
+
+	var first error
+	taken := 0
 	select {
-	case err := <-done:
-		return fmt.Errorf("%w: %s: %w", ErrServe, strings.Join(cfg.ListenAddresses, ","), err)
+	case first = <-done:
+		taken = 1
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("%w: shutdown: %w", ErrServe, err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil && first == nil {
+			first = fmt.Errorf("%w: shutdown: %w", ErrServe, err)
+		}
 	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("%w: %s: %w", ErrServe, strings.Join(cfg.ListenAddresses, ","), err)
+	for range len(servers) - taken {
+		if err := <-done; err != nil && first == nil {
+			first = err
+		}
 	}
-	return nil
+	return first
 }
 
 func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler, error) {

@@ -58,8 +58,16 @@ func freeAddr(t *testing.T) string {
 // returned nil in time.
 func startServe(t *testing.T, cfg WebConfig, c *Collector) string {
 	t.Helper()
-	addr := freeAddr(t)
-	cfg.ListenAddresses = []string{addr}
+	return startServeN(t, cfg, c, 1)[0]
+}
+
+// startServeN is startServe on n addresses.
+func startServeN(t *testing.T, cfg WebConfig, c *Collector, n int) []string {
+	t.Helper()
+	cfg.ListenAddresses = nil
+	for range n {
+		cfg.ListenAddresses = append(cfg.ListenAddresses, freeAddr(t))
+	}
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -78,23 +86,27 @@ func startServe(t *testing.T, cfg WebConfig, c *Collector) string {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return addr
+	deadline := time.Now().Add(5 * time.Second)
+	for _, addr := range cfg.ListenAddresses {
+		for {
+			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			select {
+			case err := <-done:
+				done <- err // for the cleanup
+				t.Fatalf("Serve returned before accepting: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nothing accepts on %s after 5s: %v", addr, err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		select {
-		case err := <-done:
-			done <- err // for the cleanup
-			t.Fatalf("Serve returned before accepting: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing accepts on %s after 5s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	return cfg.ListenAddresses
 }
 
 var testClient = &http.Client{Timeout: 5 * time.Second}
@@ -216,6 +228,28 @@ func TestServeErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeReleasesListeners checks that when one address cannot be bound,
+// the ones already bound are let go: the port is free for the next try.
+func TestServeReleasesListeners(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Close() })
+	first := freeAddr(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = Serve(ctx, WebConfig{ListenAddresses: []string{first, busy.Addr().String()}}, NewCollector(), slog.New(slog.DiscardHandler))
+	if !errors.Is(err, ErrServe) {
+		t.Fatalf("Serve = %v, want an error wrapping %v", err, ErrServe)
+	}
+	l, err := net.Listen("tcp", first)
+	if err != nil {
+		t.Fatalf("%s still held after Serve returned: %v", first, err)
+	}
+	l.Close()
 }
 
 func TestRegisterFlags(t *testing.T) {
