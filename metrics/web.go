@@ -178,13 +178,12 @@ func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler,
 			ErrWebConfig, cfg.TelemetryPath, CountsPath)
 	}
 	reg := NewRegistry(c)
-	mux := http.NewServeMux()
-	mux.Handle(cfg.TelemetryPath, promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	metricsHandler := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		// Several scrapers at once are fine; a storm of them is not.
 		MaxRequestsInFlight: 10,
-	})))
-	mux.HandleFunc(CountsPath, func(w http.ResponseWriter, r *http.Request) {
+	}))
+	counts := func(w http.ResponseWriter, r *http.Request) {
 		all := false
 		if v := r.URL.Query().Get("all"); v != "" {
 			var err error
@@ -197,7 +196,7 @@ func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler,
 		if err := WriteCounts(w, &c.Snapshot().Tracker, all); err != nil {
 			logger.Debug("counts not delivered", "remote", r.RemoteAddr, "err", err)
 		}
-	})
+	}
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "tcptrack",
 		Description: "Passive TCP connection tracker: endpoints per RFC 793 state, seen on the wire",
@@ -213,6 +212,17 @@ func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler,
 	if err != nil {
 		return nil, fmt.Errorf("%w: landing page: %w", ErrWebConfig, err)
 	}
-	mux.Handle("/", landing)
-	return mux, nil
+	// Exact paths, not http.ServeMux patterns: a telemetry path from the
+	// command line is a path, and must neither panic the mux with a "{" nor
+	// serve a whole subtree because it ends in "/".
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case cfg.TelemetryPath:
+			metricsHandler.ServeHTTP(w, r)
+		case CountsPath:
+			counts(w, r)
+		default:
+			landing.ServeHTTP(w, r) // "/" itself, and 404 for the rest
+		}
+	}), nil
 }

@@ -131,7 +131,7 @@ func TestServeEndpoints(t *testing.T) {
 	snap := &Snapshot{Tracker: stateStats(t, map[string]int{"established": 2, "time_wait": 1, "listen": 3})}
 	c.Publish(snap)
 	byDefault := "http://" + startServe(t, WebConfig{}, c)
-	moved := "http://" + startServe(t, WebConfig{TelemetryPath: "/probe/metrics"}, c)
+	moved := "http://" + startServe(t, WebConfig{TelemetryPath: "/probe/{metrics}/"}, c)
 
 	tests := []struct {
 		name       string
@@ -151,8 +151,9 @@ func TestServeEndpoints(t *testing.T) {
 		{"counts all=false", byDefault + "/counts?all=false", 200, "ESTABLISHED 2\nTIME_WAIT 1\n", true},
 		{"counts bad all", byDefault + "/counts?all=maybe", 400, "all: want a boolean", false},
 		{"unknown path", byDefault + "/nothing", 404, "", false},
-		{"moved telemetry path", moved + "/probe/metrics", 200, `tcptrack_connection_states{state="listen"} 3` + "\n", false},
+		{"moved telemetry path", moved + "/probe/%7Bmetrics%7D/", 200, `tcptrack_connection_states{state="listen"} 3` + "\n", false},
 		{"old telemetry path gone", moved + "/metrics", 404, "", false},
+		{"no subtree under the telemetry path", moved + "/probe/%7Bmetrics%7D/x", 404, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
