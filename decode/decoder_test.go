@@ -173,8 +173,8 @@ func TestDecodeLinkTypes(t *testing.T) {
 	v4 := ipv4Packet(t)
 	v6 := ipv6Packet(t, 0, nil)
 	v4opts := ipv4Packet(t,
-		layers.IPv4Option{OptionType: 0x94, OptionLength: 4, OptionData: []byte{0, 0}}, // router alert, RFC 2113
-		layers.IPv4Option{OptionType: 0x01, OptionLength: 1},                            // no-op
+		layers.IPv4Option{OptionType: 0x94, OptionLength: 4, OptionData: []byte{0, 0}},            // router alert, RFC 2113
+		layers.IPv4Option{OptionType: 0x01, OptionLength: 1},                                      // no-op
 		layers.IPv4Option{OptionType: 0x83, OptionLength: 7, OptionData: []byte{4, 192, 0, 2, 9}}, // loose source route
 	)
 	hbh := extHdr(layers.IPProtocolIPv6Routing, 0)
