@@ -116,10 +116,12 @@ scrape_configs:
 		},
 	} {
 		c.Publish(&Snapshot{Tracker: stateStats(t, want), CaptureUp: true})
+		start := time.Now()
 		got, err := waitForStates(promAddr, target, want, 30*time.Second)
 		if err != nil {
 			t.Fatalf("snapshot %d: %v; last answer %v, want %v", i, err, got, want)
 		}
+		t.Logf("snapshot %d read back through Prometheus after %v", i, time.Since(start).Round(time.Millisecond))
 	}
 }
 
