@@ -196,6 +196,8 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now int64) bool {
 	c := &t.flows.conns[i]
 	f := c.first
 	switch {
+	case c.ep[0].has(closed):
+		return seg.Flags&SYN != 0 // reset before it proved anything: only a new SYN revives the 4-tuple
 	case seg.Flags&RST != 0:
 		c.ep[0].facts |= closed
 		c.ep[1].facts |= closed
@@ -392,6 +394,13 @@ func (t *Tracker) forget(i int32) {
 // counts and the transition counters, infers listeners, and reports.
 func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reason string) {
 	from := e.state
+	e.state, e.since = to, t.now
+	if cause != nil {
+		e.since = cause.Time.UnixNano()
+	}
+	if from == Unknown && to == Close {
+		return // an endpoint that never showed itself, refused or reset: nothing to report
+	}
 	if e.local {
 		if from.Counted() {
 			t.stats.States[from]--
@@ -399,10 +408,6 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 		if to.Counted() {
 			t.stats.States[to]++
 		}
-	}
-	e.state, e.since = to, t.now
-	if cause != nil {
-		e.since = cause.Time.UnixNano()
 	}
 	// Name the state the RFC gives an endpoint before its first SYN.
 	switch {
