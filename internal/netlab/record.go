@@ -1,0 +1,92 @@
+package netlab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tcptrack/tcptrack/tracker"
+)
+
+// Record plays sc in a fresh lab while tcpdump captures in the server's
+// namespace, then writes dir/NAME.pcap and dir/NAME.ss, the `ss -tan`
+// snapshot of every namespace taken when the capture stopped.
+//
+// The stop is ordered so that the two agree exactly: Freeze first (no frame
+// leaves any of the lab's interfaces from then on, and a frozen frame never
+// reaches a capture point), a pause for what was already in flight to
+// arrive, ss, another pause for tcpdump to drain its ring, then tcpdump is
+// stopped. Nothing can be captured after ss, and nothing captured before it
+// can still be unprocessed by the kernel.
+//
+// The snapshot is then checked against sc.Expect; on a difference the files
+// are still written, for inspection, and an error wrapping ErrScenario is
+// returned.
+func Record(ctx context.Context, sc Scenario, dir string) (err error) {
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	l, err := sc.NewLab(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := l.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	pcapPath := filepath.Join(dir, sc.Name+".pcap")
+	var capture *Capture
+	err = sc.Play(l, func() (err error) {
+		capture, err = l.Server.StartCapture(sc.Iface, sc.LinkType, pcapPath)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ss, err := l.Snapshot()
+	if err != nil {
+		return err
+	}
+	if err := sleep(ctx, settle); err != nil {
+		return err
+	}
+	if _, err := capture.Stop(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, sc.Name+".ss"), ss, 0o644); err != nil {
+		return err
+	}
+	return Check(sc, ss)
+}
+
+// Check compares an ss snapshot with the scenario's intended states, LISTEN
+// aside, and returns an error wrapping ErrScenario that lists every
+// difference.
+func Check(sc Scenario, ss []byte) error {
+	socks, err := ParseSS(bytes.NewReader(ss))
+	if err != nil {
+		return err
+	}
+	got := map[tracker.State]int{}
+	for _, s := range socks {
+		if s.State.Counted() {
+			got[s.State]++
+		}
+	}
+	want := sc.Expect()
+	var diffs []string
+	for st := tracker.State(0); st < tracker.NumStates; st++ {
+		if got[st] != want[st] {
+			diffs = append(diffs, fmt.Sprintf("%s: kernel has %d, scenario wants %d", st, got[st], want[st]))
+		}
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%w: %s: %s", ErrScenario, sc.Name, strings.Join(diffs, "; "))
+	}
+	return nil
+}

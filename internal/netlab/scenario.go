@@ -1,0 +1,794 @@
+package netlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/tcptrack/tcptrack/tracker"
+)
+
+// Kind is one way of driving connections into a state. Every kind uses its
+// own server port (Port), so that its rules touch only its own connections
+// and several kinds can share one capture.
+type Kind uint8
+
+// The kinds. Expect documents each one's resulting kernel states.
+const (
+	Established       Kind = iota // 3-way handshake, no data
+	CloseClient                   // 4-way close, client first
+	CloseServer                   // 4-way close, server first
+	HalfClose                     // client shuts down writing; server keeps sending
+	TimeWait                      // quick closes from both sides
+	LastAck                       // client's last ACK dropped at the server
+	FinWait1                      // client's FIN dropped at the server
+	SimultaneousClose             // both FINs held, then crossed: CLOSING
+	SynSent                       // SYN dropped at the server
+	SynRecv                       // handshake's last ACK dropped at the server
+	Reset                         // client aborts with SO_LINGER 0
+	Refused                       // nothing listening: RST+ACK
+	MidStream                     // opened before the capture, continued during it
+	numKinds
+)
+
+var kindInfo = [numKinds]struct {
+	name string
+	port uint16
+	play func(l *Lab, port uint16, n int) (func() error, error)
+}{
+	Established:       {"established", 80, playEstablished},
+	CloseClient:       {"close-client", 81, playCloseClient},
+	CloseServer:       {"close-server", 82, playCloseServer},
+	HalfClose:         {"half-close", 83, playHalfClose},
+	TimeWait:          {"time-wait", 84, playTimeWait},
+	LastAck:           {"last-ack", 85, playLastAck},
+	FinWait1:          {"fin-wait1", 86, playFinWait1},
+	SimultaneousClose: {"closing", 87, playClosing},
+	SynSent:           {"syn-sent", 88, playSynSent},
+	SynRecv:           {"syn-recv", 89, playSynRecv},
+	Reset:             {"rst", 90, playReset},
+	Refused:           {"refused", 91, playRefused},
+	MidStream:         {"midstream", 443, playMidStream},
+}
+
+func (k Kind) String() string { return kindInfo[k].name }
+
+// Port is the server port that connections of this kind use. Ports below
+// 1024 make the server's role obvious to a tracker that picks a flow up
+// mid-stream.
+func (k Kind) Port() uint16 { return kindInfo[k].port }
+
+// Expect returns the kernel states that n connections of this kind leave
+// behind, LISTEN aside, as a count per state. It states the scenario's
+// intent; Record checks every snapshot against it, so that a recording that
+// went wrong fails loudly instead of becoming a wrong expected answer.
+func (k Kind) Expect(n int) map[tracker.State]int {
+	switch k {
+	case Established:
+		return map[tracker.State]int{tracker.Established: 2 * n}
+	case CloseClient, CloseServer:
+		return map[tracker.State]int{tracker.TimeWait: n}
+	case HalfClose:
+		return map[tracker.State]int{tracker.FinWait2: n, tracker.CloseWait: n}
+	case TimeWait:
+		return map[tracker.State]int{tracker.TimeWait: 2 * n}
+	case LastAck:
+		return map[tracker.State]int{tracker.TimeWait: n, tracker.LastAck: n}
+	case FinWait1:
+		return map[tracker.State]int{tracker.FinWait1: n, tracker.Established: n}
+	case SimultaneousClose:
+		return map[tracker.State]int{tracker.Closing: 2 * n}
+	case SynSent:
+		return map[tracker.State]int{tracker.SynSent: n}
+	case SynRecv:
+		return map[tracker.State]int{tracker.Established: n, tracker.SynRecv: n}
+	case MidStream:
+		est, half := (n+2)/3, (n+1)/3
+		return map[tracker.State]int{tracker.Established: 2 * est, tracker.FinWait2: half, tracker.CloseWait: half}
+	}
+	return map[tracker.State]int{} // Reset, Refused: nothing is left
+}
+
+// Part is n connections of one kind.
+type Part struct {
+	Kind Kind
+	N    int
+}
+
+// Scenario is a named recording: a lab shape, where to capture, and the
+// connections to make.
+type Scenario struct {
+	Name     string
+	Doc      string // one line: what happens, what is dropped where
+	Topology Topology
+	Family   Family
+	// Iface is the interface captured in the server's namespace: "veth0",
+	// "lo" or "any".
+	Iface string
+	// LinkType is tcpdump's -y argument, empty for the interface's own.
+	LinkType string
+	Parts    []Part
+}
+
+// Expect sums the expected states of the scenario's parts.
+func (sc Scenario) Expect() map[tracker.State]int {
+	sum := map[tracker.State]int{}
+	for _, p := range sc.Parts {
+		for st, n := range p.Kind.Expect(p.N) {
+			sum[st] += n
+		}
+	}
+	return sum
+}
+
+// Scenarios returns every scenario the recorder knows, in a fixed order.
+func Scenarios() []Scenario {
+	one := func(name, doc string, parts ...Part) Scenario {
+		return Scenario{Name: name, Doc: doc, Iface: "veth0", Parts: parts}
+	}
+	base := []Scenario{
+		one("handshake", "one 3-way handshake, no data: ESTABLISHED on both ends (the README demo)",
+			Part{Established, 1}),
+		one("close-client", "data both ways, then a 4-way close started by the client: client TIME_WAIT",
+			Part{CloseClient, 1}),
+		one("close-server", "data both ways, then a 4-way close started by the server: server TIME_WAIT",
+			Part{CloseServer, 1}),
+		one("half-close", "client shuts down writing, server reads EOF and keeps sending: FIN_WAIT2 / CLOSE_WAIT",
+			Part{HalfClose, 1}),
+		one("time-wait", "two connections, each closed at once by the side that read EOF, one started by each side: TIME_WAIT on both hosts",
+			Part{TimeWait, 1}),
+		one("last-ack", "client closes, server closes after; the client's last ACK is dropped at the server's input, so the server retransmits its FIN: TIME_WAIT / LAST_ACK",
+			Part{LastAck, 1}),
+		one("fin-wait1", "client shuts down writing; its FIN is dropped at the server's input and retransmitted: FIN_WAIT1 / ESTABLISHED",
+			Part{FinWait1, 1}),
+		one("closing", "both ends shut down writing while their FINs are held, then both FINs cross; every later segment is dropped at input: CLOSING on both",
+			Part{SimultaneousClose, 1}),
+		one("syn-sent", "client connects; the SYN is dropped at the server's input and retransmitted: SYN_SENT",
+			Part{SynSent, 1}),
+		one("syn-recv", "client connects; the handshake's last ACK is dropped at the server's input, so the server retransmits SYN+ACK: ESTABLISHED / SYN_RECV",
+			Part{SynRecv, 1}),
+		one("rst", "one connection aborted by the client with SO_LINGER 0 (RST), beside one that stays ESTABLISHED",
+			Part{Reset, 1}, Part{Established, 1}),
+		one("refused", "connect to a port nobody listens on (RST+ACK), beside one connection that stays ESTABLISHED",
+			Part{Refused, 1}, Part{Established, 1}),
+		one("midstream", "three connections opened and carrying data before the capture starts; during it, more data, then one half-closes and one is reset by the server",
+			Part{MidStream, 3}),
+	}
+	var all []Scenario
+	for _, sc := range base {
+		all = append(all, sc)
+	}
+	for _, sc := range base {
+		sc.Name += "-v6"
+		sc.Family = IPv6
+		all = append(all, sc)
+	}
+	// Loopback has no neighbour resolution to hold a FIN in, so no
+	// simultaneous close there.
+	lo := []Part{{Established, 1}, {HalfClose, 1}, {TimeWait, 1}, {LastAck, 1}, {FinWait1, 1},
+		{SynSent, 1}, {SynRecv, 1}, {Reset, 1}, {Refused, 1}}
+	all = append(all,
+		Scenario{Name: "loopback", Topology: Loopback, Iface: "lo", Parts: lo,
+			Doc: "one namespace, both ends on 127.0.0.1, captured on lo (Ethernet framing): one connection of every kind but closing"},
+		Scenario{Name: "loopback-v6", Topology: Loopback, Family: IPv6, Iface: "lo", Parts: lo,
+			Doc: "as loopback, on ::1"},
+		Scenario{Name: "any-sll", Iface: "any", LinkType: "LINUX_SLL",
+			Parts: []Part{{Established, 1}, {HalfClose, 1}, {FinWait1, 1}, {SynRecv, 1}},
+			Doc:   "veth, captured with -i any as Linux cooked v1 (SLL)"},
+		Scenario{Name: "any-sll2", Iface: "any", LinkType: "LINUX_SLL2", Family: IPv6,
+			Parts: []Part{{Established, 1}, {HalfClose, 1}, {FinWait1, 1}, {SynRecv, 1}},
+			Doc:   "veth over IPv6, captured with -i any as Linux cooked v2 (SLL2)"},
+		Scenario{Name: "mixed", Iface: "veth0", Parts: mixedParts(),
+			Doc: "every kind at once, 10 to 20 connections each, over 200 sockets in all states"},
+		Scenario{Name: "mixed-v6", Iface: "veth0", Family: IPv6, Parts: mixedParts(),
+			Doc: "as mixed, over IPv6"},
+	)
+	return all
+}
+
+func mixedParts() []Part {
+	return []Part{{MidStream, 12}, {Established, 20}, {CloseClient, 12}, {CloseServer, 12},
+		{HalfClose, 15}, {TimeWait, 8}, {Reset, 8}, {Refused, 8}, {SimultaneousClose, 10},
+		{FinWait1, 12}, {LastAck, 12}, {SynRecv, 12}, {SynSent, 10}}
+}
+
+// Lookup returns the scenario with this name.
+func Lookup(name string) (Scenario, error) {
+	for _, sc := range Scenarios() {
+		if sc.Name == name {
+			return sc, nil
+		}
+	}
+	return Scenario{}, fmt.Errorf("%w: %q", ErrNoSuchRun, name)
+}
+
+// Play drives the scenario's connections in l. It first makes what must
+// exist before the capture (listeners, connections picked up mid-stream),
+// then calls started, which should start the capture (tcpdump, or a live
+// tcptrack) and return once it is listening, then plays every part in turn.
+// When Play returns, every socket is in its final state and stays there
+// (retransmissions aside) until the lab is closed; take Snapshot next.
+func (sc Scenario) Play(l *Lab, started func() error) error {
+	if l.Topology != sc.Topology || l.Family != sc.Family {
+		return fmt.Errorf("%w: %s needs topology %d family %d", ErrTopology, sc.Name, sc.Topology, sc.Family)
+	}
+	runs := make([]func() error, 0, len(sc.Parts))
+	for _, p := range sc.Parts {
+		run, err := kindInfo[p.Kind].play(l, p.Kind.Port(), p.N)
+		if err != nil {
+			return fmt.Errorf("%s: prepare %s: %w", sc.Name, p.Kind, err)
+		}
+		runs = append(runs, run)
+	}
+	if err := started(); err != nil {
+		return err
+	}
+	for i, run := range runs {
+		if err := run(); err != nil {
+			return fmt.Errorf("%s: %s: %w", sc.Name, sc.Parts[i].Kind, err)
+		}
+	}
+	return nil
+}
+
+// NewLab makes a lab of the shape the scenario needs.
+func (sc Scenario) NewLab(ctx context.Context) (*Lab, error) { return New(ctx, sc.Topology, sc.Family) }
+
+// ioTimeout bounds every read and write of a scenario.
+const ioTimeout = 5 * time.Second
+
+// Delays. Linux's minimum RTO is 200 ms and the first retransmission of a
+// SYN or SYN+ACK comes after 1 s; the waits let at least one (two for FINs)
+// retransmission reach the capture before the snapshot, as evidence for the
+// tracker that the dropped segment never arrived.
+const (
+	ackDelay   = 200 * time.Millisecond  // > delayed-ACK timer (40 ms max on Linux at these RTTs)
+	finRetrans = 800 * time.Millisecond  // FIN at +200 ms and +600 ms
+	synRetrans = 1300 * time.Millisecond // SYN / SYN+ACK at +1 s
+	holdSettle = 50 * time.Millisecond   // FINs queued before release
+)
+
+type pair struct{ c, s *net.TCPConn }
+
+// server returns the address connections of a part go to.
+func (l *Lab) server(port uint16) netip.AddrPort { return netip.AddrPortFrom(l.Server.Addr, port) }
+
+// open makes n connections to ln and accepts them.
+func (l *Lab) open(ln *net.TCPListener, port uint16, n int) ([]pair, error) {
+	ps := make([]pair, 0, n)
+	for range n {
+		c, err := l.Client.Dial(l.server(port))
+		if err != nil {
+			return nil, err
+		}
+		if err := ln.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+			return nil, err
+		}
+		s, err := ln.AcceptTCP()
+		if err != nil {
+			return nil, fmt.Errorf("netlab: accept: %w", err)
+		}
+		if err := l.keep(s); err != nil {
+			return nil, err
+		}
+		ps = append(ps, pair{c, s})
+	}
+	return ps, nil
+}
+
+// listenOpen listens on port and opens n connections to it.
+func (l *Lab) listenOpen(port uint16, n int) ([]pair, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return l.open(ln, port, n)
+}
+
+// send writes msg on from and reads it all on to, so no Recv-Q is left.
+func send(from, to *net.TCPConn, msg string) error {
+	deadline := time.Now().Add(ioTimeout)
+	if err := from.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(from, msg); err != nil {
+		return fmt.Errorf("netlab: write: %w", err)
+	}
+	if err := to.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(to, buf); err != nil {
+		return fmt.Errorf("netlab: read: %w", err)
+	}
+	return nil
+}
+
+// exchange sends a few bytes each way.
+func exchange(ps []pair) error {
+	for _, p := range ps {
+		if err := send(p.c, p.s, "ping\n"); err != nil {
+			return err
+		}
+		if err := send(p.s, p.c, "pong\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readEOF reads c until the peer's FIN.
+func readEOF(c *net.TCPConn) error {
+	if err := c.SetReadDeadline(time.Now().Add(ioTimeout)); err != nil {
+		return err
+	}
+	var buf [64]byte
+	for range 100 {
+		_, err := c.Read(buf[:])
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("netlab: waiting for EOF: %w", err)
+		}
+	}
+	return errors.New("netlab: waiting for EOF: peer kept sending")
+}
+
+func playEstablished(l *Lab, port uint16, n int) (func() error, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		_, err := l.open(ln, port, n)
+		if err != nil {
+			return err
+		}
+		return sleep(l.ctx, ackDelay)
+	}, nil
+}
+
+// closeFirst closes a then, after the delayed ACK of a's FIN has gone out
+// on its own, b: a 4-way close. quick closes b as soon as it reads EOF, so
+// its FIN usually carries the ACK (a 3-segment close).
+func (l *Lab) closeFirst(a, b *net.TCPConn, quick bool) error {
+	if err := a.Close(); err != nil {
+		return err
+	}
+	if err := readEOF(b); err != nil {
+		return err
+	}
+	if !quick {
+		if err := sleep(l.ctx, ackDelay); err != nil {
+			return err
+		}
+	}
+	return b.Close()
+}
+
+func playCloseClient(l *Lab, port uint16, n int) (func() error, error) {
+	return playClose(l, port, n, true)
+}
+
+func playCloseServer(l *Lab, port uint16, n int) (func() error, error) {
+	return playClose(l, port, n, false)
+}
+
+func playClose(l *Lab, port uint16, n int, clientFirst bool) (func() error, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		ps, err := l.open(ln, port, n)
+		if err != nil {
+			return err
+		}
+		if err := exchange(ps); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			a, b := p.c, p.s
+			if !clientFirst {
+				a, b = b, a
+			}
+			if err := l.closeFirst(a, b, false); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, ackDelay)
+	}, nil
+}
+
+func playTimeWait(l *Lab, port uint16, n int) (func() error, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		ps, err := l.open(ln, port, 2*n)
+		if err != nil {
+			return err
+		}
+		if err := exchange(ps); err != nil {
+			return err
+		}
+		for i, p := range ps {
+			a, b := p.c, p.s
+			if i%2 == 1 {
+				a, b = b, a
+			}
+			if err := l.closeFirst(a, b, true); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, ackDelay)
+	}, nil
+}
+
+func playHalfClose(l *Lab, port uint16, n int) (func() error, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		ps, err := l.open(ln, port, n)
+		if err != nil {
+			return err
+		}
+		if err := exchange(ps); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := p.c.CloseWrite(); err != nil {
+				return err
+			}
+			if err := readEOF(p.s); err != nil {
+				return err
+			}
+			// Data towards the half-closed end: still allowed.
+			if err := send(p.s, p.c, "late\n"); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, ackDelay)
+	}, nil
+}
+
+func playLastAck(l *Lab, port uint16, n int) (func() error, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		ps, err := l.open(ln, port, n)
+		if err != nil {
+			return err
+		}
+		if err := exchange(ps); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := p.c.Close(); err != nil {
+				return err
+			}
+			if err := readEOF(p.s); err != nil {
+				return err
+			}
+		}
+		// Let the ACKs of the client FINs out before the drop: from
+		// now on the client sends nothing but ACKs of the server's FIN.
+		if err := sleep(l.ctx, ackDelay); err != nil {
+			return err
+		}
+		if err := l.Server.AddRules(fmt.Sprintf("tcp dport %d drop", port)); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			// shutdown, not close: the server socket stays
+			// attached, so it is not subject to the orphan retry
+			// limits and stays in LAST_ACK for minutes.
+			if err := p.s.CloseWrite(); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, finRetrans)
+	}, nil
+}
+
+func playFinWait1(l *Lab, port uint16, n int) (func() error, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		ps, err := l.open(ln, port, n)
+		if err != nil {
+			return err
+		}
+		if err := exchange(ps); err != nil {
+			return err
+		}
+		if err := sleep(l.ctx, ackDelay); err != nil {
+			return err
+		}
+		if err := l.Server.AddRules(fmt.Sprintf("tcp dport %d tcp flags & fin == fin drop", port)); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := p.c.CloseWrite(); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, finRetrans)
+	}, nil
+}
+
+// playClosing makes a simultaneous close that stays in CLOSING on both
+// ends. Each end must receive the other's FIN before any ACK of its own, so
+// both FINs must be sent before either arrives: they are held in the
+// senders' neighbour queues (the peer's link-layer address is deleted and
+// resolution is blocked at output, before the capture point), then
+// released by setting the address by hand, which flushes the queue. At each
+// end's input, the first FIN of each connection is let through and every
+// later segment of it is dropped: the ACKs of the FINs, and the
+// retransmitted FINs, which by then acknowledge the other FIN and would
+// complete the close.
+func playClosing(l *Lab, port uint16, n int) (func() error, error) {
+	if l.Topology != Veth {
+		return nil, fmt.Errorf("%w: closing needs a veth", ErrTopology)
+	}
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		ps, err := l.open(ln, port, n)
+		if err != nil {
+			return err
+		}
+		if err := exchange(ps); err != nil {
+			return err
+		}
+		if err := sleep(l.ctx, ackDelay); err != nil {
+			return err
+		}
+		// At the server, the client port is the connection's key; at
+		// the client, it is too, as the destination.
+		for _, r := range []struct {
+			h          *Host
+			here, peer string
+		}{{l.Server, "dport", "sport"}, {l.Client, "sport", "dport"}} {
+			set := fmt.Sprintf("fin%d", port)
+			err := r.h.nft(fmt.Sprintf(`add set inet netlab %[1]s { type inet_service; flags dynamic; }
+add rule inet netlab input tcp %[2]s %[3]d tcp %[4]s @%[1]s drop
+add rule inet netlab input tcp %[2]s %[3]d tcp flags & fin == fin add @%[1]s { tcp %[4]s } accept
+add rule inet netlab input tcp %[2]s %[3]d drop`, set, r.here, port, r.peer))
+			if err != nil {
+				return err
+			}
+		}
+		if err := l.hold(); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := p.c.CloseWrite(); err != nil {
+				return err
+			}
+			if err := p.s.CloseWrite(); err != nil {
+				return err
+			}
+		}
+		if err := sleep(l.ctx, holdSettle); err != nil {
+			return err
+		}
+		if err := l.release(); err != nil {
+			return err
+		}
+		// Read the EOFs, so that Recv-Q does not count the FINs.
+		for _, p := range ps {
+			if err := readEOF(p.c); err != nil {
+				return err
+			}
+			if err := readEOF(p.s); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, finRetrans)
+	}, nil
+}
+
+// hold makes each veth end queue what it sends to the other: the peer's
+// neighbour entry is deleted and the resolution that would recreate it is
+// dropped at output. The kernel queues up to unres_qlen_bytes (about
+// 200 KB) per neighbour for up to three resolution attempts (3 s); release
+// well before.
+func (l *Lab) hold() error {
+	for _, h := range []*Host{l.Client, l.Server} {
+		peer := l.peer(h)
+		block := "table arp netlab_hold {\n\tchain output { type filter hook output priority 0; policy drop; }\n}"
+		if l.Family == IPv6 {
+			block = "table ip6 netlab_hold {\n\tchain output { type filter hook output priority 0; policy accept; icmpv6 type nd-neighbor-solicit drop; }\n}"
+		}
+		if err := h.nft(block); err != nil {
+			return err
+		}
+		if err := h.run("ip", "neigh", "del", peer.Addr.String(), "dev", h.Iface); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release sets each end's neighbour entry for the other by hand, which
+// sends what was queued, in order, and lifts the block.
+func (l *Lab) release() error {
+	for _, h := range []*Host{l.Client, l.Server} {
+		peer := l.peer(h)
+		if err := h.run("ip", "neigh", "replace", peer.Addr.String(), "lladdr", peer.MAC,
+			"dev", h.Iface, "nud", "permanent"); err != nil {
+			return err
+		}
+	}
+	for _, h := range []*Host{l.Client, l.Server} {
+		fam := "arp"
+		if l.Family == IPv6 {
+			fam = "ip6"
+		}
+		if err := h.nft("delete table " + fam + " netlab_hold"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Lab) peer(h *Host) *Host {
+	if h == l.Client {
+		return l.Server
+	}
+	return l.Client
+}
+
+func playSynSent(l *Lab, port uint16, n int) (func() error, error) {
+	return func() error {
+		if err := l.Server.AddRules(fmt.Sprintf("tcp dport %d tcp flags & syn == syn drop", port)); err != nil {
+			return err
+		}
+		for range n {
+			if err := l.Client.Connect(l.server(port)); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, synRetrans)
+	}, nil
+}
+
+func playSynRecv(l *Lab, port uint16, n int) (func() error, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	_ = ln // never accepted from: the connections never complete
+	return func() error {
+		// Everything from the client but its SYNs.
+		if err := l.Server.AddRules(fmt.Sprintf("tcp dport %d tcp flags & syn == 0 drop", port)); err != nil {
+			return err
+		}
+		for range n {
+			if _, err := l.Client.Dial(l.server(port)); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, synRetrans)
+	}, nil
+}
+
+func playReset(l *Lab, port uint16, n int) (func() error, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		ps, err := l.open(ln, port, n)
+		if err != nil {
+			return err
+		}
+		if err := exchange(ps); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := p.c.SetLinger(0); err != nil {
+				return err
+			}
+			if err := p.c.Close(); err != nil {
+				return err
+			}
+			if err := expectReset(p.s); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, ackDelay)
+	}, nil
+}
+
+// expectReset reads c until the peer's RST.
+func expectReset(c *net.TCPConn) error {
+	if err := c.SetReadDeadline(time.Now().Add(ioTimeout)); err != nil {
+		return err
+	}
+	var buf [64]byte
+	if _, err := c.Read(buf[:]); !errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("netlab: want connection reset, got %v", err)
+	}
+	return nil
+}
+
+func playRefused(l *Lab, port uint16, n int) (func() error, error) {
+	return func() error {
+		for range n {
+			_, err := l.Client.Dial(l.server(port))
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				return fmt.Errorf("netlab: want connection refused, got %v", err)
+			}
+		}
+		return sleep(l.ctx, ackDelay)
+	}, nil
+}
+
+// playMidStream opens its connections before the capture. During it, every
+// connection carries data again; then every third (from the second) is
+// half-closed by the client and every third (from the third) reset by the
+// server.
+func playMidStream(l *Lab, port uint16, n int) (func() error, error) {
+	ps, err := l.listenOpen(port, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := exchange(ps); err != nil {
+		return nil, err
+	}
+	// Let the last ACKs out before the capture starts.
+	if err := sleep(l.ctx, ackDelay); err != nil {
+		return nil, err
+	}
+	return func() error {
+		// Server speaks first: the capture's first segment of each
+		// flow comes from the well-known port.
+		for _, p := range ps {
+			if err := send(p.s, p.c, "more\n"); err != nil {
+				return err
+			}
+			if err := send(p.c, p.s, "sure\n"); err != nil {
+				return err
+			}
+		}
+		for i, p := range ps {
+			switch i % 3 {
+			case 1:
+				if err := p.c.CloseWrite(); err != nil {
+					return err
+				}
+				if err := readEOF(p.s); err != nil {
+					return err
+				}
+			case 2:
+				if err := p.s.SetLinger(0); err != nil {
+					return err
+				}
+				if err := p.s.Close(); err != nil {
+					return err
+				}
+				if err := expectReset(p.c); err != nil {
+					return err
+				}
+			}
+		}
+		return sleep(l.ctx, ackDelay)
+	}, nil
+}
