@@ -51,9 +51,9 @@ func NewReader(name string, r io.ReadCloser) (Source, error) {
 	rd := &reader{name: name, closer: r, buf: newBuffer(r)}
 	magic, err := rd.buf.peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(rd.buf)
-		if err != nil {
-			return nil, rd.headerError(err)
+		gz, gzErr := gzip.NewReader(rd.buf)
+		if gzErr != nil {
+			return nil, rd.headerError(gzErr)
 		}
 		rd.gz = true
 		rd.buf = newBuffer(gz)
@@ -108,24 +108,35 @@ func (r *reader) errorf(sentinel error, format string, args ...any) error {
 // stream in the middle of a record is a truncation, and so is a gzip stream
 // that stops early; damaged compressed data is corruption.
 func (r *reader) readError(what string, have, want int, err error) error {
-	var corrupt flate.CorruptInputError
-	switch {
+	switch sentinel := classify(err); {
 	case err == io.EOF:
 		return r.errorf(ErrTruncated, "%s needs %d bytes, file ends after %d", what, want, have)
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case sentinel == ErrTruncated:
 		return fmt.Errorf("%w (gzip stream cut short)", r.errorf(ErrTruncated, "%s needs %d bytes, %d read", what, want, have))
-	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &corrupt):
-		return fmt.Errorf("%w: %w", r.errorf(ErrCorrupt, "%s", what), err)
+	case sentinel != nil:
+		return fmt.Errorf("%w: %w", r.errorf(sentinel, "%s", what), err)
 	}
 	return fmt.Errorf("%s: packet %d (offset %d): reading %s: %w", r.name, r.n+1, r.buf.off, what, err)
 }
 
+// headerError reports a failure to read the start of the file or of its
+// gzip stream.
 func (r *reader) headerError(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s: file header: %w: %w", r.name, ErrTruncated, err)
-	}
-	if errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) {
-		return fmt.Errorf("%s: file header: %w: %w", r.name, ErrCorrupt, err)
+	if sentinel := classify(err); sentinel != nil {
+		return fmt.Errorf("%s: file header: %w: %w", r.name, sentinel, err)
 	}
 	return fmt.Errorf("%s: %w", r.name, err)
+}
+
+// classify maps errors of the stream under the reader (gzip's, mostly) to
+// the reader's sentinels; nil means an I/O error to pass on as it is.
+func classify(err error) error {
+	var corrupt flate.CorruptInputError
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return ErrTruncated
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &corrupt):
+		return ErrCorrupt
+	}
+	return nil
 }
