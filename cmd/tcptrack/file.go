@@ -29,7 +29,7 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 		}
 		defer filter.Close()
 	}
-	src, err := decode.OpenFile(o.file)
+	src, prog, err := openCapture(o.file, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitCapture
@@ -55,6 +55,9 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 		}
 		packets++
 		last = fr.Time
+		if packets%8192 == 0 {
+			prog.tick()
+		}
 		if filter != nil {
 			ok, err := filter.Match(&fr)
 			if err != nil {
@@ -70,6 +73,7 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 		}
 		tr.Track(&seg)
 	}
+	prog.done()
 	if !last.IsZero() {
 		tr.Advance(last.Add(o.advance))
 	}
