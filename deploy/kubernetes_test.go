@@ -1,0 +1,414 @@
+package deploy
+
+import (
+	"net"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tcptrack/tcptrack/metrics"
+	"github.com/tcptrack/tcptrack/tracker"
+)
+
+const k8sDir = "deploy/kubernetes"
+
+// Memory sizing of the DaemonSet, as deploy/kubernetes/daemonset.yaml states
+// it: twice the flow table's live heap (tables double as they grow, and the
+// GC needs room), plus a fixed amount for the runtime, the web listener and
+// libpcap's ring.
+const (
+	memHeadroom = 2
+	memFixed    = 64 << 20
+)
+
+// manifests holds the decoded objects of deploy/kubernetes.
+type manifests struct {
+	namespace  *corev1.Namespace
+	account    *corev1.ServiceAccount
+	config     *corev1.ConfigMap
+	daemonSet  *appsv1.DaemonSet
+	service    *corev1.Service
+	kustomized kustomization
+}
+
+// kustomization is the part of kustomize's Kustomization that we use; its
+// API types live in kustomize, which is far too big a dependency for this.
+type kustomization struct {
+	APIVersion string           `json:"apiVersion"`
+	Kind       string           `json:"kind"`
+	Resources  []string         `json:"resources"`
+	Images     []kustomizeImage `json:"images"`
+}
+
+type kustomizeImage struct {
+	Name    string `json:"name"`
+	NewName string `json:"newName"`
+	NewTag  string `json:"newTag"`
+}
+
+// loadManifests decodes every file of the kustomization strictly into the
+// Kubernetes API type its kind names: an unknown or misspelt field, a value
+// of the wrong type or a duplicate key fails.
+func loadManifests(t *testing.T) *manifests {
+	t.Helper()
+	m := &manifests{}
+	if err := yaml.UnmarshalStrict(readFile(t, k8sDir+"/kustomization.yaml"), &m.kustomized); err != nil {
+		t.Fatalf("kustomization.yaml: %v", err)
+	}
+	if m.kustomized.Kind != "Kustomization" {
+		t.Fatalf("kustomization.yaml: kind %q", m.kustomized.Kind)
+	}
+	files, err := filepath.Glob(filepath.Join(repoRoot, k8sDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if name := filepath.Base(f); name != "kustomization.yaml" && !slices.Contains(m.kustomized.Resources, name) {
+			t.Errorf("%s is not in kustomization.yaml's resources: kubectl apply -k would skip it", name)
+		}
+	}
+	for _, name := range m.kustomized.Resources {
+		data := readFile(t, k8sDir+"/"+name)
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal(data, &tm); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var obj any
+		switch tm.APIVersion + " " + tm.Kind {
+		case "v1 Namespace":
+			m.namespace = &corev1.Namespace{}
+			obj = m.namespace
+		case "v1 ServiceAccount":
+			m.account = &corev1.ServiceAccount{}
+			obj = m.account
+		case "v1 ConfigMap":
+			m.config = &corev1.ConfigMap{}
+			obj = m.config
+		case "apps/v1 DaemonSet":
+			m.daemonSet = &appsv1.DaemonSet{}
+			obj = m.daemonSet
+		case "v1 Service":
+			m.service = &corev1.Service{}
+			obj = m.service
+		default:
+			t.Fatalf("%s: unexpected %s %s", name, tm.APIVersion, tm.Kind)
+		}
+		if err := yaml.UnmarshalStrict(data, obj); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if m.namespace == nil || m.account == nil || m.config == nil || m.daemonSet == nil || m.service == nil {
+		t.Fatalf("kustomization lacks one of Namespace, ServiceAccount, ConfigMap, DaemonSet, Service")
+	}
+	return m
+}
+
+func TestStrictDecodeRejectsUnknownFields(t *testing.T) {
+	// What the manifest test relies on: a misplaced field fails.
+	bad := []byte("apiVersion: apps/v1\nkind: DaemonSet\nspec:\n  template:\n    spec:\n      hostNetwrok: true\n")
+	if err := yaml.UnmarshalStrict(bad, &appsv1.DaemonSet{}); err == nil {
+		t.Fatal("UnmarshalStrict accepted hostNetwrok")
+	}
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	m := loadManifests(t)
+	ds := m.daemonSet
+	pod := &ds.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		t.Fatalf("DaemonSet has %d containers, want 1", len(pod.Containers))
+	}
+	c := &pod.Containers[0]
+	_, portStr, err := net.SplitHostPort(metrics.DefaultListenAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("one namespace", func(t *testing.T) {
+		ns := m.namespace.Name
+		for kind, meta := range map[string]metav1.ObjectMeta{
+			"ServiceAccount": m.account.ObjectMeta, "ConfigMap": m.config.ObjectMeta,
+			"DaemonSet": ds.ObjectMeta, "Service": m.service.ObjectMeta,
+		} {
+			if meta.Namespace != ns {
+				t.Errorf("%s %s is in namespace %q, want %q", kind, meta.Name, meta.Namespace, ns)
+			}
+		}
+		// hostNetwork is refused below the privileged Pod Security level.
+		if lvl := m.namespace.Labels["pod-security.kubernetes.io/enforce"]; lvl != "privileged" {
+			t.Errorf("namespace enforces Pod Security %q; hostNetwork needs privileged", lvl)
+		}
+	})
+
+	t.Run("selectors", func(t *testing.T) {
+		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		podLabels := ds.Spec.Template.Labels
+		if !sel.Matches(labels.Set(podLabels)) {
+			t.Errorf("DaemonSet selector %v does not match its pod labels %v", sel, podLabels)
+		}
+		for k, v := range m.service.Spec.Selector {
+			if podLabels[k] != v {
+				t.Errorf("Service selects %s=%s, pod labels are %v", k, v, podLabels)
+			}
+		}
+	})
+
+	t.Run("host network", func(t *testing.T) {
+		if !pod.HostNetwork {
+			t.Error("hostNetwork is off: the pod would capture its own veth, not the node's interfaces")
+		}
+		if pod.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+			t.Errorf("dnsPolicy %q, want ClusterFirstWithHostNet with hostNetwork", pod.DNSPolicy)
+		}
+	})
+
+	t.Run("security context", func(t *testing.T) {
+		if pod.ServiceAccountName != m.account.Name {
+			t.Errorf("serviceAccountName %q, want %q", pod.ServiceAccountName, m.account.Name)
+		}
+		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+			t.Error("the pod mounts an API token it never uses")
+		}
+		ps, cs := pod.SecurityContext, c.SecurityContext
+		if ps == nil || cs == nil {
+			t.Fatal("pod or container securityContext missing")
+		}
+		if ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot {
+			t.Error("runAsNonRoot is not set")
+		}
+		if uid := dockerfileUID(t); ps.RunAsUser == nil || *ps.RunAsUser != uid {
+			t.Errorf("runAsUser %v, want the image's USER %d", ps.RunAsUser, uid)
+		}
+		if cs.Capabilities == nil ||
+			!slices.Equal(cs.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+			!slices.Equal(cs.Capabilities.Add, []corev1.Capability{"NET_RAW"}) {
+			t.Errorf("capabilities %+v, want drop [ALL] add [NET_RAW]", cs.Capabilities)
+		}
+		// false would set no_new_privs, under which the kernel ignores the
+		// binary's file capability: the non-root process would have no
+		// CAP_NET_RAW and could not open the capture.
+		if cs.AllowPrivilegeEscalation == nil || !*cs.AllowPrivilegeEscalation {
+			t.Error("allowPrivilegeEscalation must be true for the file capability to apply")
+		}
+		if cs.Privileged != nil && *cs.Privileged {
+			t.Error("the container is privileged")
+		}
+		if cs.ReadOnlyRootFilesystem == nil || !*cs.ReadOnlyRootFilesystem {
+			t.Error("readOnlyRootFilesystem is not set")
+		}
+	})
+
+	t.Run("ports, probes and scrape annotations", func(t *testing.T) {
+		if len(c.Ports) != 1 || c.Ports[0].ContainerPort != int32(port) {
+			t.Fatalf("container ports %+v, want %d (metrics.DefaultListenAddress)", c.Ports, port)
+		}
+		named := c.Ports[0].Name
+		for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+			if p == nil || p.HTTPGet == nil {
+				t.Errorf("%s probe is not an HTTP GET", name)
+				continue
+			}
+			if p.HTTPGet.Path != metrics.DefaultTelemetryPath {
+				t.Errorf("%s probe path %q, want %q", name, p.HTTPGet.Path, metrics.DefaultTelemetryPath)
+			}
+			if p.HTTPGet.Port != intstr.FromString(named) && p.HTTPGet.Port != intstr.FromInt32(int32(port)) {
+				t.Errorf("%s probe port %v, want %s or %d", name, p.HTTPGet.Port.String(), named, port)
+			}
+		}
+		ann := ds.Spec.Template.Annotations
+		if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != portStr ||
+			ann["prometheus.io/path"] != metrics.DefaultTelemetryPath {
+			t.Errorf("scrape annotations %v", ann)
+		}
+		sp := m.service.Spec
+		if sp.ClusterIP != corev1.ClusterIPNone {
+			t.Errorf("Service clusterIP %q, want None (headless: one endpoint per node)", sp.ClusterIP)
+		}
+		if len(sp.Ports) != 1 || sp.Ports[0].Port != int32(port) || sp.Ports[0].TargetPort != intstr.FromString(named) {
+			t.Errorf("Service ports %+v", sp.Ports)
+		}
+	})
+
+	t.Run("image", func(t *testing.T) {
+		name, _, _ := strings.Cut(c.Image, ":")
+		if !slices.ContainsFunc(m.kustomized.Images, func(i kustomizeImage) bool { return i.Name == name }) {
+			t.Errorf("image %s has no images entry in kustomization.yaml to point it at a registry", c.Image)
+		}
+	})
+
+	t.Run("arguments parse", func(t *testing.T) {
+		args := expandArgs(t, m, c)
+		if i := slices.Index(args, "-i"); i < 0 || i+1 >= len(args) || args[i+1] == "" {
+			t.Errorf("args %q: want -i INTERFACE from the ConfigMap", args)
+		}
+		// tcptrack parses its flags before acting on --version: an
+		// unknown flag or a bad value exits 2.
+		bin := tcptrackBinary(t)
+		out, err := exec.Command(bin, append([]string{"--version"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Errorf("tcptrack --version %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	})
+
+	t.Run("memory sized for max-flows", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("fills a flow table to its bound: a few seconds and a few hundred MiB")
+		}
+		maxFlows := flagInt(t, expandArgs(t, m, c), "max-flows")
+		heap := flowTableHeap(t, maxFlows)
+		t.Logf("flow table of %d flows: %d MiB live heap, %d bytes per flow", maxFlows, heap>>20, heap/uint64(maxFlows))
+		limit := c.Resources.Limits.Memory()
+		request := c.Resources.Requests.Memory()
+		need := memHeadroom*heap + memFixed
+		if limit.IsZero() || uint64(limit.Value()) < need {
+			t.Errorf("memory limit %v < %d MiB = %d x %d MiB heap + %d MiB", limit, need>>20, memHeadroom, heap>>20, memFixed>>20)
+		}
+		if request.IsZero() || request.Cmp(*limit) > 0 {
+			t.Errorf("memory request %v: want set and at most the limit %v", request, limit)
+		}
+		if cpu := c.Resources.Limits.Cpu(); cpu.IsZero() || c.Resources.Requests.Cpu().IsZero() {
+			t.Error("CPU request or limit missing")
+		}
+		gomem := envValue(c, "GOMEMLIMIT")
+		q, err := resource.ParseQuantity(strings.TrimSuffix(gomem, "B"))
+		if err != nil {
+			t.Fatalf("GOMEMLIMIT %q: %v", gomem, err)
+		}
+		if uint64(q.Value()) < heap+memFixed || q.Cmp(*limit) >= 0 {
+			t.Errorf("GOMEMLIMIT %s: want between the live heap plus %d MiB (%d MiB) and the limit %v",
+				gomem, memFixed>>20, (heap+memFixed)>>20, limit)
+		}
+	})
+}
+
+// dockerfileUID is the uid of the image's USER.
+func dockerfileUID(t *testing.T) int64 {
+	t.Helper()
+	_, _, final := loadDockerfile(t)
+	uid, _, _ := strings.Cut(final.all("USER")[0].args, ":")
+	n, err := strconv.ParseInt(uid, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func envValue(c *corev1.Container, name string) string {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+// expandArgs returns the container's args as the kubelet passes them:
+// $(NAME) replaced by the env value, taken from the ConfigMap where the env
+// refers to it.
+func expandArgs(t *testing.T, m *manifests, c *corev1.Container) []string {
+	t.Helper()
+	env := map[string]string{}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = e.Value
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			ref := e.ValueFrom.ConfigMapKeyRef
+			v, ok := m.config.Data[ref.Key]
+			if ref.Name != m.config.Name || !ok {
+				t.Fatalf("env %s refers to ConfigMap %s key %s, which is not in configmap.yaml", e.Name, ref.Name, ref.Key)
+			}
+			env[e.Name] = v
+		default:
+			t.Fatalf("env %s: unexpected source %+v", e.Name, e.ValueFrom)
+		}
+	}
+	ref := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+	var out []string
+	for _, a := range c.Args {
+		out = append(out, ref.ReplaceAllStringFunc(a, func(s string) string {
+			v, ok := env[s[2:len(s)-1]]
+			if !ok {
+				t.Errorf("arg %q refers to %s, which no env defines: the kubelet would pass it literally", a, s)
+			}
+			return v
+		}))
+	}
+	return out
+}
+
+func flagInt(t *testing.T, args []string, name string) int {
+	t.Helper()
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if a == "--"+name && i+1 < len(args) {
+			n, err := strconv.Atoi(args[i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("args %q do not set --%s: the sizing would rest on a default", args, name)
+	return 0
+}
+
+// flowTableHeap fills a tracker's table to maxFlows with handshakes from
+// distinct clients, and returns the heap it holds then.
+func flowTableHeap(t *testing.T, maxFlows int) uint64 {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tr := tracker.New(tracker.Config{MaxFlows: maxFlows})
+	seg := tracker.Segment{
+		Dst: netip.MustParseAddr("192.0.2.1"), DstPort: 443,
+		Flags: tracker.SYN, Window: 65535,
+	}
+	t0 := time.Unix(1_700_000_000, 0)
+	for i := range maxFlows {
+		seg.Src = netip.AddrFrom4([4]byte{198, 18, byte(i >> 16), byte(i >> 8)})
+		seg.SrcPort = uint16(i)
+		seg.Seq = uint32(i) * 2654435761
+		seg.Time = t0.Add(time.Duration(i) * time.Microsecond)
+		tr.Track(&seg)
+	}
+	if got := tr.Stats().Flows; got != maxFlows {
+		t.Fatalf("table holds %d flows after %d distinct SYNs, want %d", got, maxFlows, maxFlows)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(tr)
+	if after.HeapAlloc < before.HeapAlloc {
+		t.Fatalf("heap shrank while filling the table")
+	}
+	return after.HeapAlloc - before.HeapAlloc
+}
