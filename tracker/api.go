@@ -99,4 +99,7 @@ type Socket struct {
 	// Recv-Q.
 	RecvQ    uint32
 	PickedUp bool // the handshake was not seen
+	// Gap means the peer acknowledged bytes the capture never showed: the
+	// capture lost packets of this flow, so its state may lag the truth.
+	Gap bool
 }

@@ -21,6 +21,7 @@ const (
 	hasNxt                       // nxt is valid
 	wsOffered                    // its SYN offered window scaling
 	sentSynAck                   // it sent a SYN with ACK
+	synSure                      // it sent a segment without SYN: it is past the handshake
 	// A doubt bit means a retransmission proved the matching receipt never
 	// arrived. While it is set, seeing the segment again is not believed;
 	// only the receiver's own behaviour confirms it (see confirm).
@@ -146,6 +147,9 @@ func (e *endpoint) send(seg *Segment, peer *endpoint, now int64) {
 			// A retransmitted SYN: the answer to the first one never
 			// reached e, or e's own SYN never reached the peer. A bare SYN
 			// again means e has had no SYN from the peer either.
+			if e.has(synSure) {
+				break // it showed itself synchronized: a stray duplicate proves nothing
+			}
 			e.withdraw(synAcked, doubtSynAcked)
 			if !synAck {
 				e.withdraw(gotSyn, doubtGotSyn)
@@ -171,7 +175,7 @@ func (e *endpoint) send(seg *Segment, peer *endpoint, now int64) {
 		end = end.Add(1)
 	} else if e.has(sentSyn) && seg.Flags&RST == 0 {
 		// Only a synchronized endpoint sends a segment without SYN.
-		e.confirm(synAcked, doubtSynAcked)
+		e.confirm(synAcked|synSure, doubtSynAcked)
 	}
 	if seg.Flags&FIN != 0 {
 		switch {

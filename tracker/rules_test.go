@@ -92,10 +92,10 @@ func (w *world) run(evs []ev) {
 // states returns the state of X and Y; Unknown when not listed.
 func (w *world) states() (sx, sy State) {
 	w.tr.Sockets(func(s Socket) {
-		switch s.Local {
-		case w.x:
+		switch {
+		case s.Local == w.x && s.Peer == w.y:
 			sx = s.State
-		case w.y:
+		case s.Local == w.y && s.Peer == w.x:
 			sy = s.State
 		}
 	})

@@ -495,6 +495,7 @@ func (t *Tracker) Sockets(fn func(Socket)) {
 				SendQ:    unacked(ep, peer),
 				RecvQ:    unacked(peer, ep),
 				PickedUp: c.flags&flowPickup != 0,
+				Gap:      c.flags&flowGap != 0,
 			})
 		}
 	}

@@ -1,0 +1,114 @@
+package tracker
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestAdversarial injects hostile segments into a connection while a second,
+// unrelated connection runs beside it: each case asserts the exact counter
+// it must move, the victim's state, and that the bystander is untouched
+// (issue 5, item 4).
+func TestAdversarial(t *testing.T) {
+	cases := []struct {
+		name       string
+		attack     []ev
+		victimX    State
+		victimY    State
+		ignoredRST uint64
+		ignored    uint64
+		flows      int
+	}{
+		{"blind RST far outside the window", []ev{y(RST, 1<<25, 0), y(RST|ACK, 0xFFFF0000, 1)}, Established, Established, 2, 0, 2},
+		{"RST just past the window", []ev{y(RST, 1+64000<<7+10, 0)}, Established, Established, 1, 0, 2},
+		{"in-window RST closes the victim only", []ev{y(RST, 1+1000, 0)}, Unknown, Unknown, 0, 0, 2},
+		{"FIN far outside the window", []ev{y(FIN|ACK, 1<<30, 1)}, Established, Established, 0, 1, 2},
+		{"ACK far beyond anything sent", []ev{y(ACK, 1, 1<<30)}, Established, Established, 0, 1, 2},
+		{"old duplicate SYN", []ev{ev{from: 'X', flags: SYN, seq: 777, fresh: true}}, Established, Established, 0, 1, 2},
+		{"retransmitted SYN of the live connection", []ev{x(SYN, 0, 0)}, Established, Established, 0, 0, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t, false, 0xFFFFFF00)
+			w.run(xClient)
+			// The bystander: another connection to the same server.
+			by := newWorld(t, false, 12345)
+			by.tr, by.now = w.tr, w.now
+			by.x = netip.MustParseAddrPort("192.0.2.7:41000")
+			by.run(append(append([]ev{}, xClient...), ev{from: 'X', flags: ACK | PSH, seq: 1, ack: 1, len: 100}))
+			before := w.tr.Stats()
+			w.now = by.now
+			w.run(c.attack)
+			after := w.tr.Stats()
+			if sx, sy := w.states(); sx != c.victimX || sy != c.victimY {
+				t.Errorf("victim X %v, Y %v; want %v, %v", sx, sy, c.victimX, c.victimY)
+			}
+			if bx, _ := by.states(); bx != Established {
+				t.Errorf("bystander client is %v, want ESTABLISHED", bx)
+			}
+			if got := after.IgnoredRST - before.IgnoredRST; got != c.ignoredRST {
+				t.Errorf("ignored RSTs +%d, want +%d", got, c.ignoredRST)
+			}
+			if got := after.Ignored - before.Ignored; got != c.ignored {
+				t.Errorf("ignored segments +%d, want +%d", got, c.ignored)
+			}
+			if after.Flows != c.flows {
+				t.Errorf("%d flows, want %d", after.Flows, c.flows)
+			}
+			checkCounts(t, w.tr)
+		})
+	}
+}
+
+// TestScanMakesNoSockets sends an ACK scan and a SYN flood at a small table
+// holding one real connection: no phantom endpoint is counted for the scan,
+// the table stays within its bound, and the real connection survives.
+func TestScanMakesNoSockets(t *testing.T) {
+	w := newWorld(t, false, 0)
+	w.tr = New(Config{MaxFlows: 64})
+	w.run(xClient)
+	server := w.y
+	now := w.now
+	for i := range 5000 {
+		now = now.Add(time.Microsecond)
+		src := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		flags := ACK
+		if i%2 == 1 {
+			flags = SYN
+		}
+		w.tr.Track(&Segment{Time: now, Src: src, SrcPort: uint16(1024 + i), Dst: server.Addr(), DstPort: server.Port(),
+			Flags: flags, Seq: uint32(i * 7919), Ack: uint32(i * 104729), Window: 1024})
+		if st := w.tr.Stats(); st.Flows > 64 {
+			t.Fatalf("%d flows, bound 64", st.Flows)
+		}
+	}
+	w.now = now
+	st := w.tr.Stats()
+	if sx, sy := w.states(); sx != Established || sy != Established {
+		t.Errorf("real connection X %v, Y %v after the scan; want ESTABLISHED both", sx, sy)
+	}
+	if st.States[Established] != 2 {
+		t.Errorf("%d ESTABLISHED endpoints, want 2: the scan's lone ACKs prove no connection", st.States[Established])
+	}
+	if st.Evictions[EvictHalfOpen] == 0 || st.Evictions[EvictIdle] != 0 {
+		t.Errorf("evictions %v: want half-open flows evicted and no live one", st.Evictions)
+	}
+}
+
+// TestCaptureGap marks a flow whose peer acknowledges bytes the capture
+// never showed, without inventing a transition from them.
+func TestCaptureGap(t *testing.T) {
+	w := newWorld(t, false, 0)
+	w.run(append(append([]ev{}, xClient...),
+		ev{from: 'X', flags: ACK | PSH, seq: 1, ack: 1, len: 100},
+		y(ACK, 1, 5001))) // acks 4,900 bytes the capture missed
+	if sx, sy := w.states(); sx != Established || sy != Established {
+		t.Errorf("X %v, Y %v; want ESTABLISHED: a gap is no FIN", sx, sy)
+	}
+	gap := false
+	w.tr.Sockets(func(s Socket) { gap = gap || s.Gap })
+	if !gap {
+		t.Error("the flow is not marked as having a capture gap")
+	}
+}
