@@ -182,7 +182,7 @@ func TestFilterAgainstTcpdump(t *testing.T) {
 						t.Fatal(err)
 					}
 					if ok {
-						got = append(got, strconv.FormatInt(f.Time.Unix(), 10)+"."+strconv.Itoa(f.Time.Nanosecond()/1000+1e6)[1:])
+						got = append(got, strconv.FormatInt(f.Time.Unix(), 10)+"."+strconv.Itoa(f.Time.Nanosecond()/1000 + 1e6)[1:])
 					}
 				}
 				if strings.Join(got, " ") != strings.Join(want, " ") {
