@@ -1,7 +1,7 @@
 # netns client
 State Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess
-ESTAB 0      0          192.0.2.1:36822    192.0.2.2:80         
+ESTAB 0      0          192.0.2.1:54282    192.0.2.2:80         
 # netns server
 State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
 LISTEN 0      4096       192.0.2.2:80        0.0.0.0:*           
-ESTAB  0      0          192.0.2.2:80      192.0.2.1:36822       
+ESTAB  0      0          192.0.2.2:80      192.0.2.1:54282       

@@ -1,8 +1,8 @@
 # netns client
 State Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess
-ESTAB 0      0          192.0.2.1:43618    192.0.2.2:80         
+ESTAB 0      0          192.0.2.1:37548    192.0.2.2:80         
 # netns server
 State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
-LISTEN 0      4096       192.0.2.2:90        0.0.0.0:*           
 LISTEN 0      4096       192.0.2.2:80        0.0.0.0:*           
-ESTAB  0      0          192.0.2.2:80      192.0.2.1:43618       
+LISTEN 0      4096       192.0.2.2:90        0.0.0.0:*           
+ESTAB  0      0          192.0.2.2:80      192.0.2.1:37548       

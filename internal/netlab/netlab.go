@@ -164,11 +164,27 @@ func New(ctx context.Context, topo Topology, fam Family) (_ *Lab, err error) {
 			args := []string{"ip", "addr", "add", h.Addr.String() + bits, "dev", "veth0"}
 			if fam == IPv6 {
 				args = append(args, "nodad")
+				// A fresh interface misses neighbour
+				// solicitations until it has joined its
+				// multicast groups; the first connection would
+				// wait a second for the retry, and its RTT
+				// sample (and so every RTO after it) would be a
+				// second too. Static neighbours, no DAD and no
+				// router solicitations avoid that.
+				if err := h.run("sysctl", "-qw", "net.ipv6.conf.veth0.accept_dad=0",
+					"net.ipv6.conf.veth0.router_solicitations=0"); err != nil {
+					return nil, err
+				}
 			}
 			if err := h.run(args...); err != nil {
 				return nil, err
 			}
 			if err := h.run("ip", "link", "set", "veth0", "up"); err != nil {
+				return nil, err
+			}
+		}
+		if fam == IPv6 {
+			if err := l.setNeighbours(); err != nil {
 				return nil, err
 			}
 		}

@@ -626,22 +626,31 @@ func (l *Lab) hold() error {
 	return nil
 }
 
-// release sets each end's neighbour entry for the other by hand, which
-// sends what was queued, in order, and lifts the block.
+// release sends what hold queued, in order: it sets each end's neighbour
+// entry for the other by hand, which flushes the queue, and lifts the block.
 func (l *Lab) release() error {
+	if err := l.setNeighbours(); err != nil {
+		return err
+	}
+	fam := "arp"
+	if l.Family == IPv6 {
+		fam = "ip6"
+	}
+	for _, h := range []*Host{l.Client, l.Server} {
+		if err := h.nft("delete table " + fam + " netlab_hold"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setNeighbours gives each veth end a permanent neighbour entry for the
+// other.
+func (l *Lab) setNeighbours() error {
 	for _, h := range []*Host{l.Client, l.Server} {
 		peer := l.peer(h)
 		if err := h.run("ip", "neigh", "replace", peer.Addr.String(), "lladdr", peer.MAC,
 			"dev", h.Iface, "nud", "permanent"); err != nil {
-			return err
-		}
-	}
-	for _, h := range []*Host{l.Client, l.Server} {
-		fam := "arp"
-		if l.Family == IPv6 {
-			fam = "ip6"
-		}
-		if err := h.nft("delete table " + fam + " netlab_hold"); err != nil {
 			return err
 		}
 	}
