@@ -26,9 +26,9 @@ func ip(t *testing.T, args ...string) {
 }
 
 // inNetns runs fn on an OS thread that has joined network namespace ns, so
-// that the sockets and capture handles fn opens live there. The thread is
-// never handed back to the scheduler (the goroutine exits locked), so no
-// other goroutine runs in the namespace by accident.
+// that the sockets and capture handles fn opens live there, and returns when
+// fn does. The thread is never handed back to the scheduler (the goroutine
+// exits locked), so no other goroutine runs in the namespace by accident.
 func inNetns(ns string, fn func()) error {
 	errc := make(chan error, 1)
 	go func() {
@@ -43,8 +43,8 @@ func inNetns(ns string, fn func()) error {
 			errc <- fmt.Errorf("setns %s: %w", ns, err)
 			return
 		}
-		errc <- nil
 		fn()
+		errc <- nil
 	}()
 	return <-errc
 }
@@ -79,14 +79,16 @@ func TestLive(t *testing.T) {
 	opened := make(chan error, 1)
 	seen := make(chan struct{})
 	done := make(chan result, 1)
-	err := inNetns(nsA, func() {
+	// capture runs on a thread inside nsA from opening the handle to the
+	// last Next, so that its interface checks look in nsA.
+	capture := func() {
 		if err := interfaceExists("lo-not-there"); !errors.Is(err, ErrInterfaceGone) {
 			opened <- fmt.Errorf("missing interface: got %v, want ErrInterfaceGone", err)
 			return
 		}
 		l, err := OpenLive(vethA, LiveConfig{Filter: "tcp port 8099", Immediate: true, Timeout: 100 * time.Millisecond})
-		opened <- err
 		if err != nil {
+			opened <- err
 			return
 		}
 		defer l.Close()
@@ -97,6 +99,12 @@ func TestLive(t *testing.T) {
 			d    = NewDecoder()
 			tick = time.Now()
 		)
+		// Nothing is sent yet: Next must come back on its own.
+		if err := l.Next(&f); err != ErrTimeout || time.Since(tick) > 5*time.Second {
+			opened <- fmt.Errorf("idle link: Next returned %v after %v, want ErrTimeout after about 100ms", err, time.Since(tick))
+			return
+		}
+		opened <- nil
 		// Bounded: 30 s of reads at most.
 		for time.Since(tick) < 30*time.Second {
 			err := l.Next(&f)
@@ -119,17 +127,22 @@ func TestLive(t *testing.T) {
 			}
 		}
 		done <- res
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	go func() {
+		if err := inNetns(nsA, capture); err != nil {
+			opened <- err
+		}
+	}()
 	if err := <-opened; err != nil {
 		t.Fatal(err)
 	}
 
-	var ln net.Listener
-	if err := inNetns(nsB, func() { ln, err = net.Listen("tcp4", "192.0.2.2:8099") }); err != nil || ln == nil {
-		t.Fatalf("listen in %s: %v", nsB, err)
+	var (
+		ln        net.Listener
+		listenErr error
+	)
+	if err := inNetns(nsB, func() { ln, listenErr = net.Listen("tcp4", "192.0.2.2:8099") }); err != nil || listenErr != nil {
+		t.Fatalf("listen in %s: %v %v", nsB, err, listenErr)
 	}
 	defer ln.Close()
 	go func() {
@@ -162,7 +175,6 @@ func TestLive(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Next did not fail within 20 s of the interface's deletion")
 	}
-	t.Logf("capture ended with: %v", res.err)
 	if !errors.Is(res.err, ErrInterfaceGone) {
 		t.Errorf("after deleting %s: Next error %v, want ErrInterfaceGone", vethA, res.err)
 	}
