@@ -18,7 +18,9 @@ type Decoder struct {
 	// ReasonChecksum. It is off by default because captures taken on a
 	// sending host see checksums before the NIC fills them in (offload),
 	// and such segments are valid. Segments cut by the snaplen cannot be
-	// verified and pass.
+	// verified and pass. The IPv6 pseudo-header uses the destination in
+	// the IPv6 header, so a segment with a routing header that still has
+	// segments left fails verification.
 	VerifyChecksums bool
 
 	stats Stats
@@ -27,7 +29,8 @@ type Decoder struct {
 // NewDecoder returns a Decoder with checksum verification off.
 func NewDecoder() *Decoder { return &Decoder{} }
 
-// Stats returns the counts so far.
+// Stats returns the counts so far. Like Decode, call it from the goroutine
+// that owns the Decoder; the copy it returns can go anywhere.
 func (d *Decoder) Stats() Stats { return d.stats }
 
 // EtherTypes and IP protocol numbers the decoder follows.

@@ -81,21 +81,21 @@ func OpenLive(iface string, cfg LiveConfig) (*Live, error) {
 		return nil, fmt.Errorf("%s: %w", iface, err)
 	}
 	defer in.CleanUp()
-	for _, set := range []func() error{
-		func() error { return in.SetSnapLen(cfg.Snaplen) },
-		func() error { return in.SetPromisc(!cfg.NoPromisc) },
-		func() error { return in.SetTimeout(cfg.Timeout) },
-		func() error { return in.SetImmediateMode(cfg.Immediate) },
-		func() error {
-			if cfg.BufferSize > 0 {
-				return in.SetBufferSize(cfg.BufferSize)
-			}
-			return nil
-		},
-	} {
-		if err := set(); err != nil {
-			return nil, fmt.Errorf("%s: %w", iface, err)
-		}
+	err = in.SetSnapLen(cfg.Snaplen)
+	if err == nil {
+		err = in.SetPromisc(!cfg.NoPromisc)
+	}
+	if err == nil {
+		err = in.SetTimeout(cfg.Timeout)
+	}
+	if err == nil {
+		err = in.SetImmediateMode(cfg.Immediate)
+	}
+	if err == nil && cfg.BufferSize > 0 {
+		err = in.SetBufferSize(cfg.BufferSize)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", iface, err)
 	}
 	h, err := in.Activate()
 	if err != nil {

@@ -103,14 +103,3 @@ func (s *Stats) Each(fn func(reason string, malformed bool, n uint64)) {
 		fn(Reason(r).String(), Reason(r).Malformed(), n)
 	}
 }
-
-// Malformed returns the number of malformed frames, all reasons together.
-func (s *Stats) Malformed() uint64 {
-	var n uint64
-	for r, c := range s.Skipped {
-		if Reason(r).Malformed() {
-			n += c
-		}
-	}
-	return n
-}
