@@ -94,8 +94,8 @@ type flowKey struct {
 
 type fileStats struct {
 	packets, v6, vlan, flows, v6Flows, vlanFlows int
-	syns, synacks, fins, rsts, data             int
-	srcs                                        map[netip.AddrPort]bool
+	syns, synacks, fins, rsts, data              int
+	srcs                                         map[netip.AddrPort]bool
 }
 
 // check reads a generated file back with gopacket and checks it frame by
