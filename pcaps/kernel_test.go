@@ -41,7 +41,7 @@ func TestKernelCaptures(t *testing.T) {
 // freshScenarios are recorded anew on every root run, so that the referee
 // is today's kernel and not only the one that recorded the committed files.
 // One of each hard case, both families and both link types; together they
-// take about 15 s when run in parallel.
+// take about 10 s when run in parallel.
 var freshScenarios = []string{
 	"handshake", "last-ack", "fin-wait1-v6", "closing", "syn-recv", "syn-sent-v6",
 	"midstream", "rst-v6", "loopback", "any-sll2",

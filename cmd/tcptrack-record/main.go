@@ -35,7 +35,7 @@ func main() {
 	flag.Parse()
 	if *list {
 		for _, sc := range netlab.Scenarios() {
-			fmt.Printf("%-14s %s\n", sc.Name, sc.Doc)
+			fmt.Printf("%-16s %s\n", sc.Name, sc.Doc)
 		}
 		return
 	}

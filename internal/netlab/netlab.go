@@ -23,14 +23,14 @@ import (
 
 // Errors returned by this package, wrapped with context.
 var (
-	ErrNotRoot   = errors.New("netlab: needs root")
-	ErrCommand   = errors.New("netlab: command failed")
-	ErrClosed    = errors.New("netlab: lab is closed")
-	ErrScenario  = errors.New("netlab: scenario did not reach its states")
-	ErrTopology  = errors.New("netlab: scenario not possible on this topology")
-	ErrCapture   = errors.New("netlab: capture failed")
-	ErrSSFormat  = errors.New("netlab: malformed ss output")
-	ErrNoSuchRun = errors.New("netlab: no such scenario")
+	ErrNotRoot    = errors.New("netlab: needs root")
+	ErrCommand    = errors.New("netlab: command failed")
+	ErrClosed     = errors.New("netlab: lab is closed")
+	ErrScenario   = errors.New("netlab: scenario did not reach its states")
+	ErrTopology   = errors.New("netlab: scenario not possible on this topology")
+	ErrCapture    = errors.New("netlab: capture failed")
+	ErrSSFormat   = errors.New("netlab: malformed ss output")
+	ErrNoScenario = errors.New("netlab: no such scenario")
 )
 
 // Topology is the shape of a Lab's network.

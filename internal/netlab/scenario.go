@@ -164,6 +164,7 @@ func Scenarios() []Scenario {
 		all = append(all, sc)
 	}
 	for _, sc := range base {
+		sc.Doc = "as " + sc.Name + ", over IPv6"
 		sc.Name += "-v6"
 		sc.Family = IPv6
 		all = append(all, sc)
@@ -184,7 +185,7 @@ func Scenarios() []Scenario {
 			Parts: []Part{{Established, 1}, {HalfClose, 1}, {FinWait1, 1}, {SynRecv, 1}},
 			Doc:   "veth over IPv6, captured with -i any as Linux cooked v2 (SLL2)"},
 		Scenario{Name: "mixed", Iface: "veth0", Parts: mixedParts(),
-			Doc: "every kind at once, 10 to 20 connections each, over 200 sockets in all states"},
+			Doc: "every kind at once, 8 to 20 connections each: 228 sockets in every state"},
 		Scenario{Name: "mixed-v6", Iface: "veth0", Family: IPv6, Parts: mixedParts(),
 			Doc: "as mixed, over IPv6"},
 	)
@@ -204,7 +205,7 @@ func Lookup(name string) (Scenario, error) {
 			return sc, nil
 		}
 	}
-	return Scenario{}, fmt.Errorf("%w: %q", ErrNoSuchRun, name)
+	return Scenario{}, fmt.Errorf("%w: %q", ErrNoScenario, name)
 }
 
 // Play drives the scenario's connections in l. It first makes what must
@@ -679,11 +680,10 @@ func playSynSent(l *Lab, port uint16, n int) (func() error, error) {
 }
 
 func playSynRecv(l *Lab, port uint16, n int) (func() error, error) {
-	ln, err := l.Server.Listen(port)
-	if err != nil {
+	// Never accepted from: the connections never complete.
+	if _, err := l.Server.Listen(port); err != nil {
 		return nil, err
 	}
-	_ = ln // never accepted from: the connections never complete
 	return func() error {
 		// Everything from the client but its SYNs.
 		if err := l.Server.AddRules(fmt.Sprintf("tcp dport %d tcp flags & syn == 0 drop", port)); err != nil {
