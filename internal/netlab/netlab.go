@@ -233,8 +233,11 @@ func (l *Lab) addHost(role, name string) (*Host, error) {
 	if err := h.run("ip", "link", "set", "lo", "up"); err != nil {
 		return nil, err
 	}
-	// Where Freeze sends frames to be discarded; kept down.
-	if err := h.run("ip", "link", "add", "sink0", "type", "ifb"); err != nil {
+	// Where Freeze sends frames to be discarded: a device that is down
+	// frees what it is given. A veth pair, because veth is needed anyway
+	// and loading a module such as ifb or dummy would create devices in
+	// the initial namespace.
+	if err := h.run("ip", "link", "add", "sink0", "type", "veth", "peer", "name", "sink1"); err != nil {
 		return nil, err
 	}
 	// The table every rule of this lab goes into; input runs after the
@@ -460,7 +463,7 @@ func (h *Host) Connect(addr netip.AddrPort) error {
 // Freeze and the capture and ss agree by construction.
 //
 // Frames are not dropped but stolen: an nftables egress hook forwards them
-// to sink0, an ifb device that is kept down and discards them. A plain drop
+// to sink0, a device that is kept down and discards them. A plain drop
 // would report an error to the sender, and the kernel discards a SYN_RECV
 // request socket whose SYN+ACK retransmission fails to send, so a drop can
 // change what ss shows; a stolen frame counts as sent.
