@@ -1,17 +1,18 @@
 package deploy
 
 import (
+	"bufio"
+	"fmt"
 	"net"
-	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,19 +22,20 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tcptrack/tcptrack/internal/gen"
 	"github.com/tcptrack/tcptrack/metrics"
-	"github.com/tcptrack/tcptrack/tracker"
 )
 
 const k8sDir = "deploy/kubernetes"
 
 // Memory sizing of the DaemonSet, as deploy/kubernetes/daemonset.yaml states
-// it: twice the flow table's live heap (tables double as they grow, and the
-// GC needs room), plus a fixed amount for the runtime, the web listener and
-// libpcap's ring.
+// it: the peak the main README promises for a flow table of any size (and
+// cmd/tcptrack's flood test holds it to), plus what live mode adds: libpcap's
+// ring and the web listener.
 const (
-	memHeadroom = 2
-	memFixed    = 64 << 20
+	memBase    = 64 << 20
+	memPerFlow = 1 << 10
+	memLive    = 64 << 20
 )
 
 // manifests holds the decoded objects of deploy/kubernetes.
@@ -277,28 +279,31 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Skip("fills a flow table to its bound: a few seconds and a few hundred MiB")
 		}
 		maxFlows := flagInt(t, expandArgs(t, m, c), "max-flows")
-		heap := flowTableHeap(t, maxFlows)
-		t.Logf("flow table of %d flows: %d MiB live heap, %d bytes per flow", maxFlows, heap>>20, heap/uint64(maxFlows))
 		limit := c.Resources.Limits.Memory()
 		request := c.Resources.Requests.Memory()
-		need := memHeadroom*heap + memFixed
-		if limit.IsZero() || uint64(limit.Value()) < need {
-			t.Errorf("memory limit %v < %d MiB = %d x %d MiB heap + %d MiB", limit, need>>20, memHeadroom, heap>>20, memFixed>>20)
-		}
 		if request.IsZero() || request.Cmp(*limit) > 0 {
 			t.Errorf("memory request %v: want set and at most the limit %v", request, limit)
 		}
-		if cpu := c.Resources.Limits.Cpu(); cpu.IsZero() || c.Resources.Requests.Cpu().IsZero() {
+		if c.Resources.Limits.Cpu().IsZero() || c.Resources.Requests.Cpu().IsZero() {
 			t.Error("CPU request or limit missing")
+		}
+		// The bound the main README promises for any --max-flows, plus
+		// what live mode adds to file mode.
+		if bound := int64(memBase + memPerFlow*maxFlows + memLive); limit.Value() < bound {
+			t.Errorf("memory limit %v < %d MiB: 64 MiB + 1 KiB x %d flows + %d MiB for live mode", limit, bound>>20, maxFlows, memLive>>20)
 		}
 		gomem := envValue(c, "GOMEMLIMIT")
 		q, err := resource.ParseQuantity(strings.TrimSuffix(gomem, "B"))
 		if err != nil {
 			t.Fatalf("GOMEMLIMIT %q: %v", gomem, err)
 		}
-		if uint64(q.Value()) < heap+memFixed || q.Cmp(*limit) >= 0 {
-			t.Errorf("GOMEMLIMIT %s: want between the live heap plus %d MiB (%d MiB) and the limit %v",
-				gomem, memFixed>>20, (heap+memFixed)>>20, limit)
+		if q.Cmp(*limit) >= 0 {
+			t.Errorf("GOMEMLIMIT %s is not below the memory limit %v", gomem, limit)
+		}
+		rss := peakRSS(t, maxFlows, gomem)
+		t.Logf("--max-flows=%d GOMEMLIMIT=%s: peak RSS %d MiB, %d bytes per flow", maxFlows, gomem, rss>>20, rss/int64(maxFlows))
+		if rss+memLive > limit.Value() {
+			t.Errorf("peak RSS %d MiB + %d MiB for live mode exceeds the memory limit %v", rss>>20, memLive>>20, limit)
 		}
 	})
 }
@@ -381,34 +386,38 @@ func flagInt(t *testing.T, args []string, name string) int {
 	return 0
 }
 
-// flowTableHeap fills a tracker's table to maxFlows with handshakes from
-// distinct clients, and returns the heap it holds then.
-func flowTableHeap(t *testing.T, maxFlows int) uint64 {
+// peakRSS runs tcptrack over a SYN flood from twice maxFlows spoofed
+// sources, with the DaemonSet's --max-flows and GOMEMLIMIT, and returns its
+// peak resident memory. The table fills to its bound and then evicts, as on
+// a node under a flood. File mode: the same tracker as live mode, without
+// the capture ring and the web listener, which memLive accounts for.
+func peakRSS(t *testing.T, maxFlows int, gomemlimit string) int64 {
 	t.Helper()
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	tr := tracker.New(tracker.Config{MaxFlows: maxFlows})
-	seg := tracker.Segment{
-		Dst: netip.MustParseAddr("192.0.2.1"), DstPort: 443,
-		Flags: tracker.SYN, Window: 65535,
+	pcap := filepath.Join(t.TempDir(), "flood.pcap")
+	f, err := os.Create(pcap)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t0 := time.Unix(1_700_000_000, 0)
-	for i := range maxFlows {
-		seg.Src = netip.AddrFrom4([4]byte{198, 18, byte(i >> 16), byte(i >> 8)})
-		seg.SrcPort = uint16(i)
-		seg.Seq = uint32(i) * 2654435761
-		seg.Time = t0.Add(time.Duration(i) * time.Microsecond)
-		tr.Track(&seg)
+	w := bufio.NewWriterSize(f, 1<<20)
+	if _, err := gen.Generate(w, gen.Config{Mode: gen.SYNFlood, Seed: 1, Sources: 2 * maxFlows}); err != nil {
+		t.Fatal(err)
 	}
-	if got := tr.Stats().Flows; got != maxFlows {
-		t.Fatalf("table holds %d flows after %d distinct SYNs, want %d", got, maxFlows, maxFlows)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(tr)
-	if after.HeapAlloc < before.HeapAlloc {
-		t.Fatalf("heap shrank while filling the table")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
-	return after.HeapAlloc - before.HeapAlloc
+	cmd := exec.Command(tcptrackBinary(t), "-r", pcap, "--max-flows="+strconv.Itoa(maxFlows))
+	cmd.Env = append(os.Environ(), "GOMEMLIMIT="+gomemlimit)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tcptrack -r flood: %v", err)
+	}
+	// Every flow in the full table is a SYN nobody answered: one
+	// SYN_SENT client each, and no server endpoint (SPEC 2.2).
+	if want := fmt.Sprintf("SYN_SENT %d\n", maxFlows); string(out) != want {
+		t.Fatalf("tcptrack -r flood printed %q, want %q: the table did not fill", out, want)
+	}
+	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 }
