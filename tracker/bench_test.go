@@ -1,0 +1,74 @@
+package tracker
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// BenchmarkTrack feeds data segments of one established flow: the cost of a
+// lookup that hits and of the rulebook, with nothing to evict.
+func BenchmarkTrack(b *testing.B) {
+	w := newWorld(nil, false, 0)
+	w.run(xClient)
+	seq := w.ix + 1
+	seg := Segment{Src: w.x.Addr(), SrcPort: w.x.Port(), Dst: w.y.Addr(), DstPort: w.y.Port(),
+		Flags: ACK | PSH, Ack: w.iy + 1, Window: 500, PayloadLen: 100}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		w.now = w.now.Add(time.Microsecond)
+		seg.Time, seg.Seq = w.now, seq
+		seq += 100
+		w.tr.Track(&seg)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}
+
+// floodSeg fills seg with the n-th SYN of a flood from spoofed sources:
+// every n gives a distinct source address and port.
+func floodSeg(seg *Segment, n uint32, now time.Time) {
+	*seg = Segment{
+		Time:    now,
+		Src:     netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}),
+		SrcPort: uint16(1024 + n>>24),
+		Dst:     netip.AddrFrom4([4]byte{192, 0, 2, 80}),
+		DstPort: 80,
+		Flags:   SYN,
+		Seq:     n * 2654435761,
+		Window:  64240,
+		Options: Options{MSS: 1460, HasWScale: true, WScale: 7},
+	}
+}
+
+// BenchmarkTrackFlood feeds a SYN flood from distinct spoofed sources into a
+// full table: every segment is a new flow and evicts the oldest half-open
+// one. The table is filled to its bound before timing.
+func BenchmarkTrackFlood(b *testing.B) {
+	for _, max := range []int{1 << 16, 1 << 20} {
+		b.Run(fmt.Sprintf("max=%d", max), func(b *testing.B) {
+			tr := New(Config{MaxFlows: max})
+			now := time.Unix(1700000000, 0)
+			var seg Segment
+			n := uint32(0)
+			for ; n < uint32(max); n++ {
+				now = now.Add(time.Microsecond)
+				floodSeg(&seg, n, now)
+				tr.Track(&seg)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				now = now.Add(time.Microsecond)
+				floodSeg(&seg, n, now)
+				n++
+				tr.Track(&seg)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+			if st := tr.Stats(); st.Flows != max || st.Evictions[EvictHalfOpen] != uint64(b.N) {
+				b.Fatalf("flows %d, half-open evictions %d; want %d and %d", st.Flows, st.Evictions[EvictHalfOpen], max, b.N)
+			}
+		})
+	}
+}
