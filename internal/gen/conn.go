@@ -390,12 +390,14 @@ func (c *conn) halfOpen(t int64) {
 }
 
 // scriptFlood: one spoofed SYN, answered by a SYN+ACK that nobody ACKs when
-// the server answers floods (as with SYN cookies).
+// the server answers floods (as with SYN cookies). The observer believes the
+// SYN+ACK delivered and the spoofed source ESTABLISHED: nothing it sees says
+// otherwise.
 func (c *conn) scriptFlood(t int64) {
 	c.st = states(tracker.SynSent, tracker.Unknown)
 	c.send(t, client, tracker.SYN, 0)
 	if c.answer {
-		c.st = states(tracker.SynSent, tracker.SynRecv)
+		c.st = states(tracker.Established, tracker.SynRecv)
 		c.send(t+c.lat[server], server, tracker.SYN|tracker.ACK, 0)
 	}
 }

@@ -73,7 +73,10 @@ type Config struct {
 	// FloodRate is SYNFlood's SYNs per second, default 1,000,000.
 	FloodRate float64
 	// AnswerPct is the percentage of flood SYNs the server answers with a
-	// SYN+ACK (a server with SYN cookies answers all), default 0.
+	// SYN+ACK (a server with SYN cookies answers all), default 0. The
+	// spoofed source never ACKs, but an observer takes a SYN+ACK it has seen
+	// as delivered (SPEC 2.2), so the source counts as ESTABLISHED and the
+	// server as SYN_RECV. Not allowed with Packets above Sources.
 	AnswerPct int
 	// RealConns is SYNFlood's number of real connections: established
 	// before the flood starts, 200 ms after Start, and exchanging data
@@ -116,6 +119,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.RealConns > 1<<20, c.Flows < 0 || c.Flows > 1<<20:
 		return c, fmt.Errorf("%w: %+v", ErrConfig, c)
 	}
+	if c.Mode == SYNFlood && c.AnswerPct > 0 && c.Packets > c.Sources {
+		return c, fmt.Errorf("%w: answered SYNs from repeating sources have no single RFC outcome", ErrConfig)
+	}
 	return c, nil
 }
 
@@ -147,11 +153,13 @@ type timedEndpoint struct {
 
 // Expected returns, per state, the number of endpoints an observer following
 // SPEC section 2 reports at the end of the file, given the tracker's timers
-// (zero means the defaults: TIME_WAIT 60 s, handshake 75 s). A timer runs
-// from the segment that put the endpoint into its state: a retransmitted SYN
-// does not restart it. Flows that never showed an endpoint, and endpoints in
-// CLOSE, are not counted; nor are listeners. The counts assume a flow table
-// large enough never to evict.
+// (zero means the defaults: TIME_WAIT 60 s, handshake 75 s). TIME_WAIT runs
+// from the segment that put the endpoint into it; the handshake timer from
+// the last segment the endpoint sent, so that a retransmitted SYN or SYN+ACK
+// restarts it; an endpoint whose timer ran out exactly at the last frame is
+// gone. Flows that never showed an endpoint, and endpoints in CLOSE, are not
+// counted; nor are listeners. The counts assume a flow table large enough
+// never to evict.
 func (r *Result) Expected(timeWait, handshake time.Duration) [tracker.NumStates]int {
 	if timeWait == 0 {
 		timeWait = 60 * time.Second
@@ -343,6 +351,12 @@ func (g *generator) emit(c *conn) error {
 			c.entered[side] = s.at
 		}
 	}
+	// A handshake times out after no progress: an endpoint that keeps
+	// retransmitting its SYN or SYN+ACK is alive, as the kernel's socket is
+	// while it retries. Its timer runs from the last segment it sent.
+	if st := c.cur[s.dir]; st == tracker.SynSent || st == tracker.SynRecv {
+		c.entered[s.dir] = s.at
+	}
 	c.hold = s.hold
 	if s.dir == server && s.flags&(tracker.SYN|tracker.ACK) == tracker.SYN|tracker.ACK {
 		g.listeners[listener{c.addr[server], c.port[server], c.vlan}] = struct{}{}
@@ -400,15 +414,21 @@ func (g *generator) record(s tracker.State, at int64) {
 }
 
 // floodExpectations counts each source once, as its last SYN left it: a new
-// SYN on the same 4-tuple with a new ISN replaces the old attempt (SPEC 2.4).
+// SYN on the same 4-tuple with a new ISN replaces an unanswered attempt
+// (SPEC 2.4). Config forbids answers when sources repeat: a SYN with a new
+// ISN on a tuple whose SYN+ACK was seen meets a synchronized state, where RFC
+// 5961 keeps the old connection and a real server sends a challenge ACK, not
+// the SYN+ACK this generator would write.
 func (g *generator) floodExpectations() {
 	for _, rec := range g.flood {
 		if rec.at == 0 {
 			continue
 		}
-		g.record(tracker.SynSent, rec.at)
 		if rec.answer != 0 {
+			g.record(tracker.Established, 0)
 			g.record(tracker.SynRecv, rec.answer)
+		} else {
+			g.record(tracker.SynSent, rec.at)
 		}
 	}
 	g.flood = nil

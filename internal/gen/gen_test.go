@@ -23,7 +23,8 @@ var small = []struct {
 	{"mix", Config{Mode: Mix, Packets: 60_000}},
 	{"mix-slow", Config{Mode: Mix, Packets: 30_000, ConnRate: 300, Snaplen: 98}},
 	{"synflood", Config{Mode: SYNFlood, Sources: 20_000, RealConns: 50}},
-	{"synflood-answered", Config{Mode: SYNFlood, Sources: 5000, Packets: 12_000, AnswerPct: 50}},
+	{"synflood-answered", Config{Mode: SYNFlood, Sources: 5000, AnswerPct: 50}},
+	{"synflood-repeated", Config{Mode: SYNFlood, Sources: 5000, Packets: 12_000}},
 	{"longflows", Config{Mode: LongFlows, Flows: 40, Packets: 40_000}},
 }
 
@@ -62,6 +63,7 @@ func TestBadConfig(t *testing.T) {
 		{Mode: Mix, Packets: -1},
 		{Mode: Mix, Snaplen: 20},
 		{Mode: SYNFlood, AnswerPct: 101},
+		{Mode: SYNFlood, AnswerPct: 1, Sources: 10, Packets: 11},
 	} {
 		if _, err := Generate(io.Discard, cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("Generate(%+v) = %v, want ErrConfig", cfg, err)
@@ -406,7 +408,8 @@ func TestFloodExpected(t *testing.T) {
 		listeners            int
 	}{
 		{"silent", Config{Mode: SYNFlood, Sources: 3000, RealConns: 7}, 3000, 0, 14, 1},
-		{"answered", Config{Mode: SYNFlood, Sources: 3000, AnswerPct: 100}, 3000, 3000, 0, 1},
+		// The SYN+ACK is taken as delivered (SPEC 2.2): the source is ESTABLISHED.
+		{"answered", Config{Mode: SYNFlood, Sources: 3000, AnswerPct: 100}, 0, 3000, 3000, 1},
 		{"repeated sources", Config{Mode: SYNFlood, Sources: 1000, Packets: 2500}, 1000, 0, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
