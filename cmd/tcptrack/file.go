@@ -112,12 +112,16 @@ func report(w io.Writer, tr *tracker.Tracker, o *options) error {
 func summarize(logger *slog.Logger, packets uint64, ds decode.Stats, ts tracker.Stats) {
 	args := []any{"packets", packets, "segments", ts.Segments, "flows", ts.Flows,
 		"rst_ignored", ts.IgnoredRST, "segments_ignored", ts.Ignored}
+	var m uint64
 	ds.Each(func(reason string, malformed bool, n uint64) {
 		if n > 0 {
 			args = append(args, "skipped_"+reason, n)
 		}
+		if malformed {
+			m += n
+		}
 	})
-	if m := ds.Malformed(); m > 0 {
+	if m > 0 {
 		logger.Warn("malformed frames skipped", append(args, "malformed", m)...)
 		return
 	}
