@@ -18,16 +18,16 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libpcap-dev make \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Modules first, so that a source change does not download them again.
-COPY go.mod go.sum ./
-RUN --mount=type=cache,target=/root/go/pkg/mod go mod download
 COPY . .
 # .git is not in the build context (.dockerignore), so the Makefile cannot
 # ask git for the version: pass it as build arguments. An ARG is in the
 # environment of RUN, where make picks it up for its VERSION ?= and REV ?=.
 ARG VERSION=unknown
 ARG REV=unknown
-RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+# BuildKit cache mounts keep modules (GOMODCACHE is /go/pkg/mod in the golang
+# image) and compiled packages between builds. go build downloads only the
+# modules the binary needs, not those of the tests.
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     make build
 
 FROM debian:${DEBIAN_RELEASE}-slim
