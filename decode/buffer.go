@@ -16,6 +16,13 @@ const maxRecord = 256 << 10
 // skipped as they stream past, whatever their length.
 const maxBlock = maxRecord + 64<<10
 
+// bufSize is the read buffer's size. It holds the largest record or block
+// the readers accept, so peek never needs a bigger one (the constant
+// expression below fails to compile if that stops being true).
+const bufSize = 1 << 20
+
+const _ = uint(bufSize - maxBlock)
+
 // buffer is a forward-only window over an io.Reader that hands out slices of
 // its own memory, so that reading a record copies nothing. It never seeks, so
 // pipes, FIFOs and stdin work.
@@ -28,22 +35,18 @@ type buffer struct {
 }
 
 func newBuffer(r io.Reader) *buffer {
-	return &buffer{r: r, buf: make([]byte, 1<<20)}
+	return &buffer{r: r, buf: make([]byte, bufSize)}
 }
 
-// peek returns the next n bytes without consuming them; they stay valid until
-// the next peek. If the stream ends or fails first, it returns the bytes there
-// are together with the error (io.EOF at a clean end).
+// peek returns the next n (at most bufSize) bytes without consuming them;
+// they stay valid until the next peek. If the stream ends or fails first, it
+// returns the bytes there are together with the error (io.EOF at a clean
+// end).
 func (b *buffer) peek(n int) ([]byte, error) {
 	if b.end-b.start >= n {
 		return b.buf[b.start : b.start+n], nil
 	}
-	if n > len(b.buf) {
-		nb := make([]byte, max(n, 2*len(b.buf)))
-		b.end = copy(nb, b.buf[b.start:b.end])
-		b.start = 0
-		b.buf = nb
-	} else if b.start > 0 {
+	if b.start > 0 {
 		// What is left is shorter than n, so this copy is cheap; it makes
 		// room for one large read.
 		b.end = copy(b.buf, b.buf[b.start:b.end])
@@ -93,17 +96,6 @@ func (b *buffer) skip(n int64) (int64, error) {
 // Read makes the buffer an io.Reader, for the gzip layer that sits on it.
 func (b *buffer) Read(p []byte) (int, error) {
 	if b.start == b.end {
-		if b.err != nil {
-			return 0, b.err
-		}
-		if len(p) >= len(b.buf) {
-			n, err := b.r.Read(p)
-			b.off += int64(n)
-			if err != nil {
-				b.err = err
-			}
-			return n, err
-		}
 		if _, err := b.peek(1); b.start == b.end {
 			return 0, err
 		}
