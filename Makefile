@@ -4,7 +4,7 @@
 export PATH := /usr/local/go/bin:$(PATH)
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-REV     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+REV     ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 VPKG    := github.com/prometheus/common/version
 LDFLAGS := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REV) -X $(VPKG).Branch=main
 
