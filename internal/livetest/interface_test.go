@@ -27,9 +27,27 @@ const (
 // it runs, and re-creates it with the same name and addresses:
 // tcptrack_capture_up must go to 0 while the exporter keeps serving and the
 // process keeps running, back to 1, and a connection made across the new
-// link must be counted.
+// link must be counted. It does so as root, and after --user has dropped
+// root keeping CAP_NET_RAW, which is what the reopen needs.
 func TestCaptureInterfaceReturns(t *testing.T) {
 	requireRoot(t)
+	tcptrackBinary(t) // once, before the parallel subtests
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"root", nil},
+		// nobody exists on every Debian system.
+		{"user-nobody", []string{"--user", "nobody"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testInterfaceReturns(t, tc.flags)
+		})
+	}
+}
+
+func testInterfaceReturns(t *testing.T, flags []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	l, err := netlab.New(ctx, netlab.Veth, netlab.IPv4)
@@ -47,7 +65,7 @@ func TestCaptureInterfaceReturns(t *testing.T) {
 	}
 	// tcptrack runs in the server's namespace and serves on its loopback,
 	// which deleting the veth leaves alone.
-	lt := startLive(ctx, t, l.Server.Netns, l.Server.Iface)
+	lt := startLive(ctx, t, l.Server.Netns, l.Server.Iface, flags...)
 	dst := netip.AddrPortFrom(l.Server.Addr, port)
 
 	// connect dials across the veth and waits until the scraped gauge

@@ -96,9 +96,9 @@ func TestLiveMatchesKernel(t *testing.T) {
 				}
 			}
 
-			var got map[tracker.State]int
 			err = lt.poll(ctx, agreeTimeout, func(m metrics) error {
-				if got, err = m.states(); err != nil {
+				got, err := m.states()
+				if err != nil {
 					return err
 				}
 				if d := diff(got, want); d != "" {

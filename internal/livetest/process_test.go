@@ -127,17 +127,18 @@ type liveTracker struct {
 	backwards []string
 }
 
-// startLive runs tcptrack live on iface inside netns and waits until it
-// serves metrics with the capture open. The test's cleanup kills it if it
+// startLive runs tcptrack live on iface inside netns, with extra flags if
+// any, and waits until it serves metrics with the capture open. The test's cleanup kills it if it
 // still runs, and logs its stderr if the test failed.
-func startLive(ctx context.Context, t *testing.T, netns, iface string) *liveTracker {
+func startLive(ctx context.Context, t *testing.T, netns, iface string, extra ...string) *liveTracker {
 	t.Helper()
 	bin := tcptrackBinary(t)
 	lt := &liveTracker{done: make(chan struct{}), counters: map[string]float64{}}
 	// ip netns exec execs the command in place, so the process we signal
 	// is tcptrack itself.
-	lt.cmd = exec.Command("ip", "netns", "exec", netns, bin, "-i", iface,
-		"--web.listen-address", webAddr, "--log.level", "debug")
+	args := append([]string{"netns", "exec", netns, bin, "-i", iface,
+		"--web.listen-address", webAddr, "--log.level", "debug"}, extra...)
+	lt.cmd = exec.Command("ip", args...)
 	lt.cmd.Stdout = &lt.stdout
 	lt.cmd.Stderr = &lt.stderr
 	if err := lt.cmd.Start(); err != nil {
