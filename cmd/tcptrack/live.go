@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -69,27 +70,6 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 
 	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: decode.NewDecoder(), col: metrics.NewCollector()}
 	c.dec.VerifyChecksums = o.checksums
-	src, err := decode.OpenLive(o.iface, o.live.cfg)
-	switch {
-	case errors.Is(err, decode.ErrFilter):
-		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
-		return exitUsage
-	case errors.Is(err, decode.ErrInterfaceGone):
-		logger.Warn("interface not there yet; waiting for it", "interface", o.iface)
-	case err != nil:
-		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
-		return exitCapture
-	}
-	c.src = src
-	if o.live.user != "" {
-		if err := dropPrivileges(o.live.user); err != nil {
-			fmt.Fprintf(stderr, "tcptrack: --user %s: %v\n", o.live.user, err)
-			return exitCapture
-		}
-		logger.Info("dropped privileges", "user", o.live.user)
-	}
-	c.publish()
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	webErr := make(chan error, 1)
@@ -99,11 +79,27 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 	defer signal.Stop(usr1)
 
 	var wg sync.WaitGroup
+	ready := make(chan error, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.loop(ctx)
+		// Capabilities belong to a thread, not to the process: the one
+		// thread that opens the capture, drops root and keeps CAP_NET_RAW
+		// is the one that reopens it later.
+		runtime.LockOSThread()
+		err := c.open()
+		ready <- err
+		if err == nil {
+			c.loop(ctx)
+		}
 	}()
+	if err := <-ready; err != nil {
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+		if errors.Is(err, decode.ErrFilter) {
+			return exitUsage
+		}
+		return exitCapture
+	}
 	logger.Info("capturing", "interface", o.iface, "filter", o.filter, "snaplen", o.live.cfg.Snaplen)
 
 	status := exitOK
@@ -140,6 +136,31 @@ wait:
 	}
 	summarize(logger, c.packets, c.dec.Stats(), c.tr.Stats())
 	return status
+}
+
+// open opens the capture and, with --user, drops root. An interface that
+// is not there yet is waited for, as if it had gone away.
+func (c *capture) open() error {
+	src, err := decode.OpenLive(c.o.iface, c.o.live.cfg)
+	switch {
+	case errors.Is(err, decode.ErrInterfaceGone):
+		c.logger.Warn("interface not there yet; waiting for it", "interface", c.o.iface)
+	case err != nil:
+		return err
+	default:
+		c.src = src
+	}
+	if u := c.o.live.user; u != "" {
+		if err := dropPrivileges(u); err != nil {
+			if c.src != nil {
+				c.src.Close()
+			}
+			return fmt.Errorf("--user %s: %w", u, err)
+		}
+		c.logger.Info("dropped privileges", "user", u)
+	}
+	c.publish()
+	return nil
 }
 
 // loop reads, decodes and tracks until ctx ends, reopening the capture
