@@ -17,13 +17,23 @@ func BenchmarkTrack(b *testing.B) {
 		Flags: ACK | PSH, Ack: w.iy + 1, Window: 500, PayloadLen: 100}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := threadCPU()
 	for range b.N {
 		w.now = w.now.Add(time.Microsecond)
 		seg.Time, seg.Seq = w.now, seq
 		seq += 100
 		w.tr.Track(&seg)
 	}
+	reportRate(b, cpu())
+}
+
+// reportRate reports packets per second of wall time and of the CPU time
+// the benchmark's thread used.
+func reportRate(b *testing.B, cpu time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "packets/cpu-s")
+	}
 }
 
 // floodSeg fills seg with the n-th SYN of a flood from spoofed sources:
@@ -59,13 +69,14 @@ func BenchmarkTrackFlood(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := threadCPU()
 			for range b.N {
 				now = now.Add(time.Microsecond)
 				floodSeg(&seg, n, now)
 				n++
 				tr.Track(&seg)
 			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+			reportRate(b, cpu())
 			if st := tr.Stats(); st.Flows != max || st.Evictions[EvictHalfOpen] != uint64(b.N) {
 				b.Fatalf("flows %d, half-open evictions %d; want %d and %d", st.Flows, st.Evictions[EvictHalfOpen], max, b.N)
 			}

@@ -1,38 +1,62 @@
 package tracker
 
-import "net/netip"
+import "encoding/binary"
 
 // flowKey is a flow's 4-tuple and VLAN in canonical order, so that both
-// directions find the same flow: side a sorts before side b.
+// directions find the same flow: side a sorts before side b. Addresses are
+// kept as 128-bit numbers (IPv4 as IPv4-mapped IPv6), so that an IPv4 flow
+// is the same flow whether its packets were IPv4 or IPv6.
 type flowKey struct {
-	a, b   [16]byte
+	a, b   [2]uint64 // big-endian, high word first
 	pa, pb uint16
 	vlan   uint16
+	hash   uint32 // filled in by table.lookup
 }
 
 // keyOf returns the flow key of seg and which side of it (0 for a, 1 for b)
 // sent seg.
 func keyOf(seg *Segment) (flowKey, int) {
-	src, dst := seg.Src.As16(), seg.Dst.As16()
+	src, dst := from16(seg.Src.As16()), from16(seg.Dst.As16())
 	k := flowKey{a: src, b: dst, pa: seg.SrcPort, pb: seg.DstPort, vlan: seg.VLAN}
-	if c := compare16(src, dst); c > 0 || c == 0 && seg.SrcPort > seg.DstPort {
+	if src[0] > dst[0] || src[0] == dst[0] && (src[1] > dst[1] || src[1] == dst[1] && seg.SrcPort > seg.DstPort) {
 		k.a, k.b, k.pa, k.pb = dst, src, seg.DstPort, seg.SrcPort
 		return k, 1
 	}
 	return k, 0
 }
 
-func compare16(x, y [16]byte) int {
-	for i := range x {
-		if x[i] != y[i] {
-			if x[i] < y[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
+// v4 reports whether both addresses are IPv4.
+func (k *flowKey) v4() bool {
+	return k.a[0] == 0 && k.a[1]>>32 == 0xffff && k.b[0] == 0 && k.b[1]>>32 == 0xffff
 }
+
+func from16(a [16]byte) [2]uint64 {
+	return [2]uint64{binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])}
+}
+
+func as16(a [2]uint64) [16]byte {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], a[0])
+	binary.BigEndian.PutUint64(b[8:], a[1])
+	return b
+}
+
+// slotKey is a flowKey as a conn keeps it: an IPv4 flow's addresses in
+// place, an IPv6 flow's in the table's side array (table.v6), so that the
+// common case takes 16 bytes instead of 40.
+type slotKey struct {
+	a, b   uint32 // IPv4 addresses; for famV6, a is the index in table.v6
+	pa, pb uint16
+	vlan   uint16
+	fam    uint8
+}
+
+// Address families of a slotKey.
+const (
+	famV4   = iota
+	fam4in6 // IPv4 addresses seen in IPv6 packets: reported in that form
+	famV6
+)
 
 // Flow classes, for eviction: the table evicts from the first non-empty
 // class, oldest activity first.
@@ -56,27 +80,41 @@ const (
 type firstSeg struct {
 	seq, ack Seq
 	len      uint32
-	flags    Flags
 	window   uint16
+	flags    Flags
 	from     uint8
 }
 
-// conn is one flow: two endpoints and the table's bookkeeping.
+// conn is one flow: two endpoints and the table's bookkeeping. It holds no
+// pointer, so that the garbage collector never scans the table, and its
+// fields are laid out without holes: 124 bytes.
 type conn struct {
-	key      flowKey
 	ep       [2]endpoint
+	key      slotKey
 	client   uint8 // index into ep of the client
 	flags    uint8
-	class    uint8
-	inUse    bool
-	prev     int32 // neighbours in the class list
+	class    uint8 // eviction class, or classFree on the free list
+	prev     int32 // neighbours in the class list; next chains the free list
 	next     int32
 	heapIdx  int32 // position in the timer heap, -1 when no timer is due
-	deadline int64
-	lastSeen int64
-	pendSyn  Seq // see flowPending
-	pendFrom uint8
-	first    firstSeg
+	lastSeen tick
+	// first is the first segment of an unproven picked-up flow. A flow
+	// with a held SYN (flowPending) is never one, so first also holds
+	// that SYN: see pendSyn.
+	first firstSeg
+}
+
+// pendSyn returns the sequence number of the held SYN (see flowPending).
+func (c *conn) pendSyn() Seq { return c.first.seq }
+
+// pendFrom returns the side that sent the held SYN.
+func (c *conn) pendFrom() uint8 { return c.first.from }
+
+// hold keeps a SYN sent by side from on a live flow until its answer shows
+// what it was (see flowPending).
+func (c *conn) hold(seq Seq, from uint8) {
+	c.flags |= flowPending
+	c.first.seq, c.first.from = seq, from
 }
 
 // classify returns the eviction class the flow belongs in.
@@ -96,16 +134,6 @@ func (c *conn) classify() uint8 {
 	return classActive
 }
 
-// flow returns the flow's name, client first.
-func (c *conn) flow() Flow {
-	cl, sv := &c.ep[c.client], &c.ep[1-c.client]
-	return Flow{
-		VLAN: c.key.vlan,
-		Src:  netip.AddrPortFrom(cl.addr, cl.port),
-		Dst:  netip.AddrPortFrom(sv.addr, sv.port),
-	}
-}
-
 // guessClient picks the client of a flow whose SYN was not seen: the side
 // on a well-known port, else the side on an ephemeral one, is the other.
 func guessClient(pa, pb uint16) uint8 {
@@ -122,4 +150,12 @@ func guessClient(pa, pb uint16) uint8 {
 		return 0
 	}
 	return 1
+}
+
+// side returns the index of e, one of c's endpoints, in c.ep.
+func (c *conn) side(e *endpoint) int {
+	if e == &c.ep[1] {
+		return 1
+	}
+	return 0
 }

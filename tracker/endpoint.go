@@ -1,7 +1,5 @@
 package tracker
 
-import "net/netip"
-
 // facts is what an endpoint has been seen to send and what it is believed
 // to have received. Its state is derived from them (see derive), so a
 // receipt that later evidence withdraws takes the state back with it.
@@ -32,20 +30,21 @@ const (
 )
 
 // endpoint is one side of a flow.
+//
+// Its address and port are not kept here: they are the flow key's, on the
+// endpoint's side (see table.addr).
 type endpoint struct {
-	addr   netip.Addr
-	port   uint16
-	state  State
-	local  bool  // passes Config.Local
-	wscale uint8 // shift applied to its advertised windows
 	facts  facts
 	isn    Seq    // its initial sequence number
 	finSeq Seq    // sequence number of its FIN
 	nxt    Seq    // one past the highest sequence number it has sent
 	acked  Seq    // highest acknowledgment number it has sent
 	wnd    uint32 // its last advertised receive window, scaled
-	since  int64  // capture time it entered state
-	last   int64  // capture time it last sent a segment
+	since  tick   // capture time it entered state
+	last   tick   // capture time it last sent a segment
+	state  State
+	local  bool  // passes Config.Local
+	wscale uint8 // shift applied to its advertised windows
 }
 
 func (e *endpoint) has(f facts) bool { return e.facts&f == f }
@@ -124,7 +123,7 @@ func (e *endpoint) window(seg *Segment) uint32 {
 }
 
 // send applies seg to e, the endpoint that sent it.
-func (e *endpoint) send(seg *Segment, peer *endpoint, now int64) {
+func (e *endpoint) send(seg *Segment, peer *endpoint, now tick) {
 	seq := Seq(seg.Seq)
 	end := seq.Add(seg.PayloadLen)
 	if seg.Flags&SYN != 0 {

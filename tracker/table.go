@@ -1,58 +1,195 @@
 package tracker
 
+import (
+	"math/bits"
+	"math/rand/v2"
+	"net/netip"
+)
+
 // table holds the flows: a slab of conns reused through a free list, an
-// index from key to slot, one list per eviction class in order of last
-// activity, and a heap of timer deadlines. Nothing here allocates once the
-// slab has grown to the table's bound.
+// open-addressing index from key to slot, one list per eviction class in
+// order of last activity, and a heap of timer deadlines.
+//
+// Memory is allocated in fixed-size chunks, so the table grows without
+// copying its records and never holds more than a chunk beyond the flows it
+// has held at once; nothing in it is a pointer, so the garbage collector
+// never scans it. Nothing here allocates once the table has grown to its
+// bound.
 type table struct {
-	index map[flowKey]int32
-	conns []conn
-	free  []int32
+	index index
+	conns chunked[conn]
+	used  int32             // slots handed out so far; slots below it are in use or free
+	free  int32             // first free slot, chained through conn.next; -1 when none
+	n     int               // flows in the table
 	head  [numClasses]int32 // oldest activity
 	tail  [numClasses]int32 // newest activity
-	timer []int32           // min-heap of slots by conn.deadline
+	timer chunked[timer]    // min-heap of deadlines
+	nt    int32             // timers in the heap
+	v6    chunked[[2][16]byte]
+	v6n   int32   // IPv6 address pairs handed out
+	v6buf []int32 // free IPv6 address pairs
 }
 
-func newTable() table {
-	t := table{index: make(map[flowKey]int32)}
+// classFree marks a conn on the free list.
+const classFree = numClasses
+
+// timer is one heap entry: when, then which slot, so that entries compare
+// as integers and ties go to the lower slot.
+type timer uint64
+
+func (x timer) when() tick  { return tick(x >> 32) }
+func (x timer) slot() int32 { return int32(uint32(x)) }
+
+// maxLoad bounds the index's load factor, as a fraction of 16.
+const maxLoad = 13
+
+func newTable(maxFlows int) table {
+	t := table{free: -1}
 	for i := range t.head {
 		t.head[i], t.tail[i] = -1, -1
 	}
+	t.index.init(maxFlows)
 	return t
 }
 
-func (t *table) len() int { return len(t.index) }
+func (t *table) len() int { return t.n }
 
-// insert returns a fresh slot for key, in class classHalfOpen.
-func (t *table) insert(key flowKey) int32 {
-	var i int32
-	if n := len(t.free); n > 0 {
-		i = t.free[n-1]
-		t.free = t.free[:n-1]
-	} else {
-		t.conns = append(t.conns, conn{})
-		i = int32(len(t.conns) - 1)
+// at returns the conn in slot i.
+func (t *table) at(i int32) *conn { return t.conns.at(i) }
+
+// lookup returns the slot of the flow with key k. It fills in k.hash, for
+// insert.
+func (t *table) lookup(k *flowKey) (int32, bool) {
+	x := &t.index
+	k.hash = x.hash(k)
+	for p, d := x.home(k.hash), 0; ; p, d = x.next(p), d+1 {
+		e := x.e[p]
+		if e == 0 || x.dist(p, e) < d {
+			return -1, false // k would have displaced e
+		}
+		if uint32(e>>32) == k.hash {
+			if i := int32(uint32(e)) - 1; t.matches(t.at(i), k) {
+				return i, true
+			}
+		}
 	}
-	c := &t.conns[i]
-	*c = conn{key: key, inUse: true, heapIdx: -1, class: classHalfOpen}
-	t.index[key] = i
+}
+
+func (t *table) matches(c *conn, k *flowKey) bool {
+	s := &c.key
+	if s.pa != k.pa || s.pb != k.pb || s.vlan != k.vlan {
+		return false
+	}
+	if k.v4() {
+		return s.fam != famV6 && s.a == uint32(k.a[1]) && s.b == uint32(k.b[1])
+	}
+	if s.fam != famV6 {
+		return false
+	}
+	p := t.v6.at(int32(s.a))
+	return p[0] == as16(k.a) && p[1] == as16(k.b)
+}
+
+// insert returns a fresh slot for key k, in class classHalfOpen. as4in6
+// says the flow's IPv4 addresses came in IPv6 packets, so that they are
+// reported as the packets gave them.
+func (t *table) insert(k *flowKey, as4in6 bool) int32 {
+	var i int32
+	if t.free >= 0 {
+		i = t.free
+		t.free = t.at(i).next
+	} else {
+		i = t.used
+		t.used++
+		t.conns.grow(t.used)
+	}
+	c := t.at(i)
+	*c = conn{key: t.store(k, as4in6), heapIdx: -1, class: classHalfOpen}
+	t.index.add(k.hash, i)
+	t.n++
 	t.link(i)
 	return i
 }
 
+// store returns k as a conn keeps it.
+func (t *table) store(k *flowKey, as4in6 bool) slotKey {
+	s := slotKey{pa: k.pa, pb: k.pb, vlan: k.vlan}
+	switch {
+	case k.v4() && as4in6:
+		s.fam, s.a, s.b = fam4in6, uint32(k.a[1]), uint32(k.b[1])
+	case k.v4():
+		s.fam, s.a, s.b = famV4, uint32(k.a[1]), uint32(k.b[1])
+	default:
+		var j int32
+		if n := len(t.v6buf); n > 0 {
+			j = t.v6buf[n-1]
+			t.v6buf = t.v6buf[:n-1]
+		} else {
+			j = t.v6n
+			t.v6n++
+			t.v6.grow(t.v6n)
+		}
+		*t.v6.at(j) = [2][16]byte{as16(k.a), as16(k.b)}
+		s.fam, s.a = famV6, uint32(j)
+	}
+	return s
+}
+
+// key returns the flowKey of conn c.
+func (t *table) key(c *conn) flowKey {
+	s := &c.key
+	k := flowKey{pa: s.pa, pb: s.pb, vlan: s.vlan}
+	if s.fam == famV6 {
+		p := t.v6.at(int32(s.a))
+		k.a, k.b = from16(p[0]), from16(p[1])
+	} else {
+		k.a, k.b = [2]uint64{0, 0xffff<<32 | uint64(s.a)}, [2]uint64{0, 0xffff<<32 | uint64(s.b)}
+	}
+	k.hash = t.index.hash(&k)
+	return k
+}
+
+// addr returns the address and port of side (0 for a, 1 for b) of c.
+func (t *table) addr(c *conn, side int) netip.AddrPort {
+	s := &c.key
+	port, a := s.pa, s.a
+	if side == 1 {
+		port, a = s.pb, s.b
+	}
+	switch s.fam {
+	case famV4:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), port)
+	case fam4in6:
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff,
+			12: byte(a >> 24), 13: byte(a >> 16), 14: byte(a >> 8), 15: byte(a)}), port)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(t.v6.at(int32(s.a))[side]), port)
+}
+
+// flow returns the name of c, client first.
+func (t *table) flow(c *conn) Flow {
+	cl := int(c.client)
+	return Flow{VLAN: c.key.vlan, Src: t.addr(c, cl), Dst: t.addr(c, 1-cl)}
+}
+
 // remove frees slot i. Its endpoints must already be out of the counts.
 func (t *table) remove(i int32) {
-	c := &t.conns[i]
+	c := t.at(i)
 	t.unlink(i)
 	t.setDeadline(i, 0)
-	delete(t.index, c.key)
-	c.inUse = false
-	t.free = append(t.free, i)
+	k := t.key(c)
+	t.index.del(k.hash, i)
+	if c.key.fam == famV6 {
+		t.v6buf = append(t.v6buf, int32(c.key.a))
+	}
+	c.class, c.next = classFree, t.free
+	t.free = i
+	t.n--
 }
 
 // touch moves slot i to the newest end of the list of class cls.
 func (t *table) touch(i int32, cls uint8) {
-	c := &t.conns[i]
+	c := t.at(i)
 	if c.class == cls && t.tail[cls] == i {
 		return
 	}
@@ -62,11 +199,11 @@ func (t *table) touch(i int32, cls uint8) {
 }
 
 func (t *table) link(i int32) {
-	c := &t.conns[i]
+	c := t.at(i)
 	cls := c.class
 	c.prev, c.next = t.tail[cls], -1
 	if c.prev >= 0 {
-		t.conns[c.prev].next = i
+		t.at(c.prev).next = i
 	} else {
 		t.head[cls] = i
 	}
@@ -74,15 +211,15 @@ func (t *table) link(i int32) {
 }
 
 func (t *table) unlink(i int32) {
-	c := &t.conns[i]
+	c := t.at(i)
 	cls := c.class
 	if c.prev >= 0 {
-		t.conns[c.prev].next = c.next
+		t.at(c.prev).next = c.next
 	} else {
 		t.head[cls] = c.next
 	}
 	if c.next >= 0 {
-		t.conns[c.next].prev = c.prev
+		t.at(c.next).prev = c.prev
 	} else {
 		t.tail[cls] = c.prev
 	}
@@ -100,67 +237,77 @@ func (t *table) victim() (int32, EvictReason) {
 	return -1, 0
 }
 
-// setDeadline schedules slot i's timer at d (capture nanoseconds); 0
-// cancels it.
-func (t *table) setDeadline(i int32, d int64) {
-	c := &t.conns[i]
-	if c.deadline == d && (d == 0) == (c.heapIdx < 0) {
-		return
+// deadline returns slot i's timer, 0 when none is set.
+func (t *table) deadline(i int32) tick {
+	if h := t.at(i).heapIdx; h >= 0 {
+		return t.timer.at(h).when()
 	}
-	c.deadline = d
+	return 0
+}
+
+// setDeadline schedules slot i's timer at d; 0 cancels it.
+func (t *table) setDeadline(i int32, d tick) {
+	c := t.at(i)
+	h := c.heapIdx
 	switch {
-	case d == 0 && c.heapIdx >= 0:
-		t.heapRemove(c.heapIdx)
-	case d != 0 && c.heapIdx < 0:
-		c.heapIdx = int32(len(t.timer))
-		t.timer = append(t.timer, i)
-		t.up(int(c.heapIdx))
-	case d != 0:
-		t.fix(int(c.heapIdx))
+	case h < 0 && d == 0:
+	case h < 0:
+		h = t.nt
+		t.nt++
+		t.timer.grow(t.nt)
+		*t.timer.at(h) = timer(d)<<32 | timer(uint32(i))
+		c.heapIdx = h
+		t.up(h)
+	case d == 0:
+		t.heapRemove(h)
+	case t.timer.at(h).when() != d:
+		*t.timer.at(h) = timer(d)<<32 | timer(uint32(i))
+		t.fix(h)
 	}
 }
 
 // due returns the slot with the earliest deadline at or before now, or -1.
-func (t *table) due(now int64) int32 {
-	if len(t.timer) == 0 || t.conns[t.timer[0]].deadline > now {
+func (t *table) due(now tick) int32 {
+	if t.nt == 0 {
 		return -1
 	}
-	return t.timer[0]
+	if x := *t.timer.at(0); x.when() <= now {
+		return x.slot()
+	}
+	return -1
 }
 
 func (t *table) heapRemove(h int32) {
-	last := len(t.timer) - 1
-	t.conns[t.timer[h]].heapIdx = -1
-	if int(h) != last {
-		t.timer[h] = t.timer[last]
-		t.conns[t.timer[h]].heapIdx = h
+	last := t.nt - 1
+	t.at(t.timer.at(h).slot()).heapIdx = -1
+	if h != last {
+		x := *t.timer.at(last)
+		*t.timer.at(h) = x
+		t.at(x.slot()).heapIdx = h
 	}
-	t.timer = t.timer[:last]
-	if int(h) < last {
-		t.fix(int(h))
+	t.nt--
+	if h < last {
+		t.fix(h)
 	}
 }
 
-func (t *table) less(x, y int) bool {
-	return t.conns[t.timer[x]].deadline < t.conns[t.timer[y]].deadline
+func (t *table) swap(x, y int32) {
+	px, py := t.timer.at(x), t.timer.at(y)
+	*px, *py = *py, *px
+	t.at(px.slot()).heapIdx = x
+	t.at(py.slot()).heapIdx = y
 }
 
-func (t *table) swap(x, y int) {
-	t.timer[x], t.timer[y] = t.timer[y], t.timer[x]
-	t.conns[t.timer[x]].heapIdx = int32(x)
-	t.conns[t.timer[y]].heapIdx = int32(y)
-}
-
-func (t *table) fix(h int) {
+func (t *table) fix(h int32) {
 	if !t.down(h) {
 		t.up(h)
 	}
 }
 
-func (t *table) up(h int) {
+func (t *table) up(h int32) {
 	for h > 0 {
 		p := (h - 1) / 2
-		if !t.less(h, p) {
+		if *t.timer.at(p) <= *t.timer.at(h) {
 			return
 		}
 		t.swap(h, p)
@@ -168,22 +315,186 @@ func (t *table) up(h int) {
 	}
 }
 
-func (t *table) down(h0 int) bool {
-	h, n := h0, len(t.timer)
+func (t *table) down(h0 int32) bool {
+	h, n := h0, t.nt
 	for {
 		l := 2*h + 1
 		if l >= n {
 			break
 		}
 		m := l
-		if r := l + 1; r < n && t.less(r, l) {
+		if r := l + 1; r < n && *t.timer.at(r) < *t.timer.at(l) {
 			m = r
 		}
-		if !t.less(m, h) {
+		if *t.timer.at(h) <= *t.timer.at(m) {
 			break
 		}
 		t.swap(h, m)
 		h = m
 	}
 	return h > h0
+}
+
+// rebase moves every stored time shift ticks earlier (see tick). Times
+// that would fall before the epoch become 0, deadlines 1: they are due.
+func (t *table) rebase(shift int64) {
+	mark := func(x *tick) {
+		if int64(*x) > shift {
+			*x -= tick(shift)
+		} else {
+			*x = 0
+		}
+	}
+	for i := range t.used {
+		c := t.at(i)
+		if c.class == classFree {
+			continue
+		}
+		mark(&c.lastSeen)
+		for e := range c.ep {
+			mark(&c.ep[e].since)
+			mark(&c.ep[e].last)
+		}
+	}
+	for h := range t.nt {
+		x := t.timer.at(h)
+		d := x.when()
+		mark(&d)
+		*x = timer(max(d, 1))<<32 | timer(uint32(x.slot()))
+	}
+}
+
+// chunked is an array that grows a chunk at a time, so that growing never
+// copies what it holds.
+type chunked[T any] struct{ c []*[chunkLen]T }
+
+const (
+	chunkBits = 12
+	chunkLen  = 1 << chunkBits
+)
+
+func (a *chunked[T]) at(i int32) *T { return &a.c[i>>chunkBits][i&(chunkLen-1)] }
+
+// grow makes room for n elements.
+func (a *chunked[T]) grow(n int32) {
+	for int(n) > len(a.c)*chunkLen {
+		a.c = append(a.c, new([chunkLen]T))
+	}
+}
+
+// index maps flow keys to slots: open addressing with linear probing over
+// entries that hold a key's 32-bit hash and its slot plus one (0 is empty).
+// Entries are kept in Robin Hood order (an entry never sits further from
+// its home than the one after it, unless that one is home), so that a
+// lookup stops as soon as it meets an entry closer to home than itself, and
+// deletion shifts back only the entries that were displaced, leaving no
+// tombstones behind however much the flows churn.
+// The hash is seeded at random, so that nobody can aim collisions at the
+// table from the wire; slots are in a different order in every run, but
+// nothing depends on that order.
+type index struct {
+	e     []uint64
+	n     int // entries in use
+	limit int // entries beyond which it grows
+	max   int // length it never grows past
+	seed  [4]uint64
+}
+
+func (x *index) init(maxFlows int) {
+	x.max = max(maxFlows*16/maxLoad+1, 8)
+	x.resize(min(1024, x.max))
+	for i := range x.seed {
+		x.seed[i] = rand.Uint64()
+	}
+}
+
+func (x *index) resize(n int) {
+	old := x.e
+	x.e = make([]uint64, n)
+	x.limit = n * maxLoad / 16
+	if n == x.max {
+		x.limit = n - 1
+	}
+	for _, e := range old {
+		if e != 0 {
+			x.place(e)
+		}
+	}
+}
+
+// home returns the position where a key with hash h belongs: the hash
+// scaled to the length, so that the length need not be a power of two.
+func (x *index) home(h uint32) int { return int(uint64(h) * uint64(len(x.e)) >> 32) }
+
+func (x *index) next(p int) int {
+	if p++; p == len(x.e) {
+		return 0
+	}
+	return p
+}
+
+// dist returns how far entry e, at position p, sits from its home.
+func (x *index) dist(p int, e uint64) int {
+	d := p - x.home(uint32(e>>32))
+	if d < 0 {
+		d += len(x.e)
+	}
+	return d
+}
+
+func (x *index) add(h uint32, i int32) {
+	if x.n >= x.limit && len(x.e) < x.max {
+		x.resize(min(2*len(x.e), x.max))
+	}
+	x.place(uint64(h)<<32 | uint64(uint32(i)+1))
+	x.n++
+}
+
+// place puts entry e in Robin Hood order: it takes the place of the first
+// entry that is closer to its home than e would be, which moves on in turn.
+func (x *index) place(e uint64) {
+	for p, d := x.home(uint32(e>>32)), 0; ; p, d = x.next(p), d+1 {
+		o := x.e[p]
+		if o == 0 {
+			x.e[p] = e
+			return
+		}
+		if od := x.dist(p, o); od < d {
+			x.e[p], e, d = e, o, od
+		}
+	}
+}
+
+func (x *index) del(h uint32, i int32) {
+	want := uint64(h)<<32 | uint64(uint32(i)+1)
+	p := x.home(h)
+	for x.e[p] != want {
+		p = x.next(p)
+	}
+	// Shift back the entries after p that were displaced, up to the first
+	// that is home or an empty place.
+	for q := x.next(p); x.e[q] != 0 && x.dist(q, x.e[q]) > 0; p, q = q, x.next(q) {
+		x.e[p] = x.e[q]
+	}
+	x.e[p] = 0
+	x.n--
+}
+
+// hash mixes k's words with the seed, 64 by 64 bits into 128 and folded
+// back, as wyhash does.
+func (x *index) hash(k *flowKey) uint32 {
+	ports := uint64(k.pa)<<32 | uint64(k.pb)<<16 | uint64(k.vlan)
+	var h uint64
+	if k.v4() {
+		h = mix((k.a[1]<<32|k.b[1]&0xffffffff)^x.seed[0], ports^x.seed[1])
+	} else {
+		h = mix(k.a[0]^x.seed[0], k.a[1]^x.seed[1]) ^ mix(k.b[0]^x.seed[2], k.b[1]^x.seed[3])
+		h = mix(h^x.seed[1], ports^x.seed[2])
+	}
+	return uint32(h ^ h>>32)
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }

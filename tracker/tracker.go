@@ -26,8 +26,10 @@ type listenKey struct {
 // use: one goroutine feeds it and hands Stats snapshots to others.
 type Tracker struct {
 	cfg       Config
-	tw, hs    int64 // TimeWait and HandshakeTimeout in nanoseconds
+	tw, hs    tick  // TimeWait and HandshakeTimeout
 	now       int64 // capture clock, nanoseconds since the Unix epoch
+	epoch     int64 // tick 0, nanoseconds since the Unix epoch (see tick)
+	nowT      tick  // the capture clock, rounded down
 	flows     table
 	listeners map[listenKey]bool // value: passes Config.Local
 	stats     Stats
@@ -47,9 +49,9 @@ func New(cfg Config) *Tracker {
 	}
 	return &Tracker{
 		cfg:       cfg,
-		tw:        int64(cfg.TimeWait),
-		hs:        int64(cfg.HandshakeTimeout),
-		flows:     newTable(),
+		tw:        span(cfg.TimeWait),
+		hs:        span(cfg.HandshakeTimeout),
+		flows:     newTable(cfg.MaxFlows),
 		listeners: make(map[listenKey]bool),
 	}
 }
@@ -58,14 +60,12 @@ func New(cfg Config) *Tracker {
 // segment's timestamp also advances the tracker's timers. seg is not
 // retained.
 func (t *Tracker) Track(seg *Segment) {
-	now := seg.Time.UnixNano()
 	t.Advance(seg.Time)
-	if now < t.now {
-		now = t.now // a timestamp that steps back does not rewind timers
-	}
+	// A timestamp that steps back does not rewind timers.
+	now := t.ticks(t.now)
 	t.stats.Segments++
 	key, side := keyOf(seg)
-	i, ok := t.flows.index[key]
+	i, ok := t.flows.lookup(&key)
 	if !ok {
 		if seg.Flags&RST != 0 {
 			// Nothing to judge it against and nothing for it to close.
@@ -88,20 +88,20 @@ func (t *Tracker) Advance(now time.Time) {
 	if n <= t.now {
 		return
 	}
-	t.now = n
-	for i := t.flows.due(n); i >= 0; i = t.flows.due(n) {
+	t.setClock(n)
+	for i := t.flows.due(t.nowT); i >= 0; i = t.flows.due(t.nowT) {
 		t.expire(i)
 	}
 }
 
 // open adds a flow for seg's key, evicting one first if the table is full.
-func (t *Tracker) open(key flowKey, side int, seg *Segment, now int64) int32 {
+func (t *Tracker) open(key flowKey, side int, seg *Segment, now tick) int32 {
 	if t.flows.len() >= t.cfg.MaxFlows {
 		v, why := t.flows.victim()
 		t.evict(v, why)
 	}
-	i := t.flows.insert(key)
-	c := &t.flows.conns[i]
+	i := t.flows.insert(&key, seg.Src.Is4In6())
+	c := t.flows.at(i)
 	t.initEndpoints(c, side, seg)
 	switch {
 	case seg.Flags&(SYN|ACK) == SYN:
@@ -121,8 +121,8 @@ func (t *Tracker) open(key flowKey, side int, seg *Segment, now int64) int32 {
 
 func (t *Tracker) initEndpoints(c *conn, side int, seg *Segment) {
 	snd, rcv := &c.ep[side], &c.ep[1-side]
-	*snd = endpoint{addr: seg.Src, port: seg.SrcPort, local: t.isLocal(seg.Src)}
-	*rcv = endpoint{addr: seg.Dst, port: seg.DstPort, local: t.isLocal(seg.Dst)}
+	*snd = endpoint{local: t.isLocal(seg.Src)}
+	*rcv = endpoint{local: t.isLocal(seg.Dst)}
 }
 
 func (t *Tracker) isLocal(a netip.Addr) bool {
@@ -139,8 +139,8 @@ func (t *Tracker) isLocal(a netip.Addr) bool {
 
 // step applies seg, sent by side, to flow i: a send event for the sender
 // and a receive event for the receiver, by one rulebook.
-func (t *Tracker) step(i int32, side int, seg *Segment, now int64) {
-	c := &t.flows.conns[i]
+func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
+	c := t.flows.at(i)
 	c.lastSeen = now
 	snd, rcv := &c.ep[side], &c.ep[1-side]
 
@@ -192,8 +192,8 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now int64) {
 // two-way life. A lone segment (an ACK scan, a stray retransmission) is no
 // evidence of a connection; a second, different one is. It reports whether
 // seg should now go through the rulebook.
-func (t *Tracker) prove(i int32, side int, seg *Segment, now int64) bool {
-	c := &t.flows.conns[i]
+func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
+	c := t.flows.at(i)
 	f := c.first
 	switch {
 	case c.ep[0].has(closed):
@@ -231,8 +231,8 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now int64) bool {
 // synOnFlow handles a SYN on a flow that already exists: a retransmission,
 // port reuse, an old duplicate or the answer to a SYN held back earlier.
 // It reports whether seg should go on through the rulebook.
-func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now int64) bool {
-	c := &t.flows.conns[i]
+func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
+	c := t.flows.at(i)
 	snd := &c.ep[side]
 	seq := Seq(seg.Seq)
 	switch {
@@ -248,15 +248,14 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now int64) bool {
 		}
 		// A SYN on a live connection is an old duplicate or a new
 		// connection after a crash; only an answer tells which.
-		c.flags |= flowPending
-		c.pendSyn, c.pendFrom = seq, uint8(side)
+		c.hold(seq, uint8(side))
 		t.stats.Ignored++
 		return false
 	}
-	if c.flags&flowPending != 0 && uint8(side) != c.pendFrom && Seq(seg.Ack) == c.pendSyn.Add(1) {
+	if c.flags&flowPending != 0 && uint8(side) != c.pendFrom() && Seq(seg.Ack) == c.pendSyn().Add(1) {
 		// The peer answered the held SYN: it was a new connection.
 		syn := Segment{Time: seg.Time, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
-			VLAN: seg.VLAN, Seq: uint32(c.pendSyn), Flags: SYN}
+			VLAN: seg.VLAN, Seq: uint32(c.pendSyn()), Flags: SYN}
 		t.restart(i, 1-side, now)
 		t.step(i, 1-side, &syn, now)
 		return true
@@ -286,8 +285,8 @@ func (c *conn) finished() bool {
 
 // restart ends the connection on flow i and starts a new one on the same
 // 4-tuple, whose client is side.
-func (t *Tracker) restart(i int32, side int, now int64) {
-	c := &t.flows.conns[i]
+func (t *Tracker) restart(i int32, side int, now tick) {
+	c := t.flows.at(i)
 	for e := range c.ep {
 		if c.ep[e].state.Counted() {
 			t.setState(c, &c.ep[e], Close, nil, "reused")
@@ -296,7 +295,7 @@ func (t *Tracker) restart(i int32, side int, now int64) {
 	for e := range c.ep {
 		ep := &c.ep[e]
 		// Its state is Close or Unknown now: neither is counted.
-		*ep = endpoint{addr: ep.addr, port: ep.port, local: ep.local, since: now}
+		*ep = endpoint{local: ep.local, since: now}
 	}
 	c.client = uint8(side)
 	c.flags = 0
@@ -306,7 +305,7 @@ func (t *Tracker) restart(i int32, side int, now int64) {
 // settle derives both endpoints' states after flow i changed, the sender
 // of cause first, and files the flow under its class and next deadline.
 func (t *Tracker) settle(i int32, side int, cause *Segment) {
-	c := &t.flows.conns[i]
+	c := t.flows.at(i)
 	for e := range c.ep {
 		ep := &c.ep[e^side]
 		if s := ep.derive(); s != ep.state {
@@ -318,14 +317,14 @@ func (t *Tracker) settle(i int32, side int, cause *Segment) {
 }
 
 // deadline returns when flow c's next timer runs out, or 0.
-func (t *Tracker) deadline(c *conn) int64 {
+func (t *Tracker) deadline(c *conn) tick {
 	if c.class == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
 		// Kept a while to absorb stray segments, then forgotten.
 		return c.lastSeen + t.tw
 	}
-	var d int64
+	var d tick
 	for e := range c.ep {
-		var x int64
+		var x tick
 		switch ep := &c.ep[e]; ep.state {
 		case TimeWait:
 			x = ep.since + t.tw
@@ -341,7 +340,7 @@ func (t *Tracker) deadline(c *conn) int64 {
 
 // expire runs the timers of flow i that are due.
 func (t *Tracker) expire(i int32) {
-	c := &t.flows.conns[i]
+	c := t.flows.at(i)
 	if c.class == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
 		t.forget(i)
 		return
@@ -350,23 +349,23 @@ func (t *Tracker) expire(i int32) {
 		ep := &c.ep[e]
 		switch ep.state {
 		case TimeWait:
-			if ep.since+t.tw <= t.now {
+			if ep.since+t.tw <= t.nowT {
 				ep.facts |= closed
 			}
 		case SynSent, SynRecv:
-			if max(ep.since, ep.last)+t.hs <= t.now {
+			if max(ep.since, ep.last)+t.hs <= t.nowT {
 				ep.facts |= closed
 			}
 		}
 	}
-	old := c.deadline
+	old := t.flows.deadline(i)
 	for e := range c.ep {
 		if ep := &c.ep[e]; ep.has(closed) && ep.state != Close {
 			t.setState(c, ep, Close, nil, "timer")
 		}
 	}
 	t.flows.touch(i, c.classify())
-	if d := t.deadline(c); d != old || d > t.now {
+	if d := t.deadline(c); d != old || d > t.nowT {
 		t.flows.setDeadline(i, d)
 	} else {
 		t.forget(i)
@@ -381,7 +380,7 @@ func (t *Tracker) evict(i int32, why EvictReason) {
 
 // forget removes flow i, taking its live endpoints out of the counts.
 func (t *Tracker) forget(i int32) {
-	c := &t.flows.conns[i]
+	c := t.flows.at(i)
 	for e := range c.ep {
 		if c.ep[e].state.Counted() {
 			t.setState(c, &c.ep[e], Unknown, nil, "forgotten")
@@ -394,10 +393,11 @@ func (t *Tracker) forget(i int32) {
 // counts and the transition counters, infers listeners, and reports.
 func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reason string) {
 	from := e.state
-	e.state, e.since = to, t.now
+	when := t.now
 	if cause != nil {
-		e.since = cause.Time.UnixNano()
+		when = cause.Time.UnixNano()
 	}
+	e.state, e.since = to, t.ticks(when)
 	if from == Unknown && to == Close {
 		return // an endpoint that never showed itself, refused or reset: nothing to report
 	}
@@ -413,7 +413,8 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 	switch {
 	case from == Unknown && to == SynRecv && e.has(passive):
 		from = Listen
-		t.addListener(listenKey{e.addr, e.port, c.key.vlan}, e.local)
+		a := t.flows.addr(c, c.side(e))
+		t.addListener(listenKey{a.Addr(), a.Port(), c.key.vlan}, e.local)
 	case from == Unknown && to == SynSent:
 		from = Close
 	}
@@ -421,7 +422,7 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 	if t.cfg.OnTransition == nil {
 		return
 	}
-	t.tr = Transition{Time: time.Unix(0, e.since), Flow: c.flow(), Endpoint: netip.AddrPortFrom(e.addr, e.port),
+	t.tr = Transition{Time: time.Unix(0, when), Flow: t.flows.flow(c), Endpoint: t.flows.addr(c, c.side(e)),
 		From: from, To: to, Cause: cause, Reason: reason}
 	t.cfg.OnTransition(&t.tr)
 }
@@ -477,9 +478,9 @@ func (t *Tracker) Stats() Stats {
 // Sockets calls fn for every live endpoint (every endpoint whose state is
 // Counted), after the Local filter, in no particular order.
 func (t *Tracker) Sockets(fn func(Socket)) {
-	for i := range t.flows.conns {
-		c := &t.flows.conns[i]
-		if !c.inUse {
+	for i := range t.flows.used {
+		c := t.flows.at(i)
+		if c.class == classFree {
 			continue
 		}
 		for e := range c.ep {
@@ -489,8 +490,8 @@ func (t *Tracker) Sockets(fn func(Socket)) {
 			}
 			fn(Socket{
 				State:    ep.state,
-				Local:    netip.AddrPortFrom(ep.addr, ep.port),
-				Peer:     netip.AddrPortFrom(peer.addr, peer.port),
+				Local:    t.flows.addr(c, e),
+				Peer:     t.flows.addr(c, 1-e),
 				VLAN:     c.key.vlan,
 				SendQ:    unacked(ep, peer),
 				RecvQ:    unacked(peer, ep),
