@@ -1,0 +1,291 @@
+package tracker
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// TestIndexModel drives the index with random additions and deletions whose
+// hashes are drawn from a few values, so that entries share homes and whole
+// hashes, and checks it against a map after every step: every entry is found
+// from its home in Robin Hood order, and the index grows to its bound and no
+// further.
+func TestIndexModel(t *testing.T) {
+	for _, c := range []struct {
+		maxFlows, hashes int
+	}{{3, 2}, {50, 7}, {1000, 40}, {3000, 1 << 30}} {
+		t.Run(fmt.Sprintf("max=%d/hashes=%d", c.maxFlows, c.hashes), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, uint64(c.maxFlows)))
+			var x index
+			x.init(c.maxFlows)
+			model := map[int32]uint32{} // slot -> hash
+			var live []int32
+			next := int32(0)
+			for step := range 20 * c.maxFlows {
+				if len(live) < c.maxFlows && (len(live) == 0 || r.IntN(3) > 0) {
+					h := uint32(r.IntN(c.hashes)) * 0x9E3779B1
+					x.add(h, next)
+					model[next] = h
+					live = append(live, next)
+					next++
+				} else {
+					j := r.IntN(len(live))
+					i := live[j]
+					x.del(model[i], i)
+					delete(model, i)
+					live = slices.Delete(live, j, j+1)
+				}
+				if step%97 == 0 || len(live) == c.maxFlows {
+					checkIndex(t, &x, model)
+				}
+			}
+			if len(x.e) > x.max || x.max > c.maxFlows*16/maxLoad+8 {
+				t.Errorf("length %d, bound %d, for %d flows", len(x.e), x.max, c.maxFlows)
+			}
+		})
+	}
+}
+
+func checkIndex(t *testing.T, x *index, model map[int32]uint32) {
+	t.Helper()
+	if x.n != len(model) {
+		t.Fatalf("index holds %d entries, model %d", x.n, len(model))
+	}
+	used := 0
+	for p, e := range x.e {
+		if e == 0 {
+			continue
+		}
+		used++
+		if q := x.next(p); x.e[q] != 0 && x.dist(q, x.e[q]) > x.dist(p, e)+1 {
+			t.Fatalf("position %d: entry %d from home after one %d from home", q, x.dist(q, x.e[q]), x.dist(p, e))
+		}
+	}
+	if used != len(model) {
+		t.Fatalf("%d entries in use, model %d", used, len(model))
+	}
+	for i, h := range model {
+		want := uint64(h)<<32 | uint64(uint32(i)+1)
+		found := false
+		for p, d := x.home(h), 0; x.e[p] != 0 && x.dist(p, x.e[p]) >= d; p, d = x.next(p), d+1 {
+			if x.e[p] == want {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("slot %d (hash %#x) not found from its home", i, h)
+		}
+	}
+}
+
+// randomKey returns the key of a flow between two of a handful of
+// addresses on a handful of ports, so that flows repeat: both IPv4, or
+// both from an IPv6 packet, where IPv4-mapped addresses may appear.
+func randomKey(r *rand.Rand) (flowKey, netip.AddrPort, netip.AddrPort, uint16) {
+	families := [][]netip.Addr{
+		{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")},
+		{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"),
+			netip.MustParseAddr("::ffff:192.0.2.1"), netip.MustParseAddr("::ffff:192.0.2.7")},
+	}
+	addrs := families[r.IntN(2)]
+	src := netip.AddrPortFrom(addrs[r.IntN(len(addrs))], uint16(r.IntN(40)))
+	dst := netip.AddrPortFrom(addrs[r.IntN(len(addrs))], uint16(r.IntN(3)))
+	vlan := uint16(r.IntN(2))
+	k, _ := keyOf(&Segment{Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(), VLAN: vlan})
+	return k, src, dst, vlan
+}
+
+// TestTableModel inserts, finds and removes random flows, IPv4 and IPv6,
+// against a map, in a table small enough that most keys share a home, and
+// checks that each flow's addresses come back as its packets gave them.
+func TestTableModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 3))
+	const maxFlows = 64
+	tb := newTable(maxFlows)
+	type flow struct {
+		slot int32
+		src  netip.AddrPort
+		dst  netip.AddrPort
+		vlan uint16
+	}
+	model := map[[2]netip.AddrPort]flow{}
+	canon := func(a, b netip.AddrPort, vlan uint16) [2]netip.AddrPort {
+		a16 := netip.AddrPortFrom(netip.AddrFrom16(a.Addr().As16()), a.Port())
+		b16 := netip.AddrPortFrom(netip.AddrFrom16(b.Addr().As16()), b.Port())
+		if b16.Compare(a16) < 0 {
+			a16, b16 = b16, a16
+		}
+		return [2]netip.AddrPort{a16, netip.AddrPortFrom(b16.Addr(), b16.Port()+vlan*1000)}
+	}
+	for range 20000 {
+		k, src, dst, vlan := randomKey(r)
+		id := canon(src, dst, vlan)
+		i, ok := tb.lookup(&k)
+		f, want := model[id]
+		switch {
+		case ok != want:
+			t.Fatalf("%v %v vlan %d: found %v, model %v", src, dst, vlan, ok, want)
+		case ok && i != f.slot:
+			t.Fatalf("%v %v: slot %d, model %d", src, dst, i, f.slot)
+		case ok && r.IntN(2) == 0:
+			tb.remove(i)
+			delete(model, id)
+		case !ok && tb.len() < maxFlows:
+			i = tb.insert(&k, src.Addr().Is4In6())
+			model[id] = flow{i, src, dst, vlan}
+		}
+		if tb.len() != len(model) {
+			t.Fatalf("table holds %d flows, model %d", tb.len(), len(model))
+		}
+	}
+	for _, f := range model {
+		c := tb.at(f.slot)
+		a, b := tb.addr(c, 0), tb.addr(c, 1)
+		if !(a == f.src && b == f.dst || a == f.dst && b == f.src) || c.key.vlan != f.vlan {
+			t.Errorf("flow %v %v vlan %d reads back as %v %v vlan %d", f.src, f.dst, f.vlan, a, b, c.key.vlan)
+		}
+		if k := tb.key(c); k.hash != tb.index.hash(&k) {
+			t.Errorf("key of %v %v does not hash as looked up", f.src, f.dst)
+		}
+	}
+}
+
+// TestTableEvictionOrder checks the class lists: the victim is the least
+// recently touched of the first non-empty class, and a freed slot is reused
+// before the slab grows.
+func TestTableEvictionOrder(t *testing.T) {
+	tb := newTable(8)
+	r := rand.New(rand.NewPCG(4, 5))
+	slots := make([]int32, 6)
+	for n := range slots {
+		k, _, _, _ := randomKey(r)
+		k.pa, k.pb = uint16(n), 1000 // distinct flows
+		if _, ok := tb.lookup(&k); ok {
+			t.Fatal("duplicate key")
+		}
+		slots[n] = tb.insert(&k, false)
+	}
+	// Classes after the touches, oldest first: closed 4, 1; half-open 0, 5;
+	// active 3, 2.
+	tb.touch(slots[2], classActive)
+	tb.touch(slots[1], classClosed)
+	tb.touch(slots[3], classActive)
+	tb.touch(slots[4], classClosed)
+	tb.touch(slots[2], classActive)
+	tb.touch(slots[1], classClosed)
+	tb.touch(slots[0], classHalfOpen)
+	tb.touch(slots[5], classHalfOpen)
+	want := []struct {
+		n   int
+		why EvictReason
+	}{{4, EvictClosed}, {1, EvictClosed}, {0, EvictHalfOpen}, {5, EvictHalfOpen}, {3, EvictIdle}, {2, EvictIdle}}
+	var freed []int32
+	for _, w := range want {
+		i, why := tb.victim()
+		if i != slots[w.n] || why != w.why {
+			t.Fatalf("victim slot %d (%v), want flow %d slot %d (%v)", i, why, w.n, slots[w.n], w.why)
+		}
+		tb.remove(i)
+		freed = append(freed, i)
+	}
+	if i, _ := tb.victim(); i != -1 || tb.len() != 0 {
+		t.Fatalf("empty table: victim %d, %d flows", i, tb.len())
+	}
+	k, _, _, _ := randomKey(r)
+	tb.lookup(&k)
+	if i := tb.insert(&k, false); i != freed[len(freed)-1] || tb.used != 6 {
+		t.Errorf("insert took slot %d with %d slots handed out; want the last freed, %d, and 6", i, tb.used, freed[len(freed)-1])
+	}
+}
+
+// TestTimerHeap sets, moves and cancels random deadlines and checks that
+// the heap hands them out in order.
+func TestTimerHeap(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 7))
+	tb := newTable(200)
+	model := map[int32]tick{}
+	for n := range 200 {
+		k := flowKey{a: [2]uint64{0, 0xffff<<32 | uint64(n)}, b: [2]uint64{0, 0xffff << 32}}
+		tb.lookup(&k)
+		tb.insert(&k, false)
+	}
+	for range 5000 {
+		i := int32(r.IntN(200))
+		d := tick(r.IntN(50))
+		tb.setDeadline(i, d)
+		if d == 0 {
+			delete(model, i)
+		} else {
+			model[i] = d
+		}
+		if tb.deadline(i) != d {
+			t.Fatalf("slot %d: deadline %d, want %d", i, tb.deadline(i), d)
+		}
+	}
+	var last tick
+	for now := tick(0); now < 50; now++ {
+		for i := tb.due(now); i >= 0; i = tb.due(now) {
+			d, ok := model[i]
+			if !ok || d > now || d < last {
+				t.Fatalf("slot %d due at %d with deadline %d (set %v), after one at %d", i, now, d, ok, last)
+			}
+			last = d
+			delete(model, i)
+			tb.setDeadline(i, 0)
+		}
+	}
+	if len(model) != 0 || tb.nt != 0 {
+		t.Errorf("%d deadlines never came due, %d left in the heap", len(model), tb.nt)
+	}
+}
+
+// TestClockAcrossEpochs runs a connection a day for 60 days, past the
+// moves of the tick epoch, and checks that TIME_WAIT lasts 60 seconds each
+// time (RFC 9293 3.6.1, Linux's TCP_TIMEWAIT_LEN) and that a handshake with
+// no answer closes after the 75-second handshake timeout, never early and
+// at most a millisecond late, with timestamps off the millisecond.
+func TestClockAcrossEpochs(t *testing.T) {
+	w := newWorld(t, false, 0)
+	w.now = time.Unix(1700000000, 123456)
+	timeWait := func() int { return w.tr.Stats().States[TimeWait] }
+	for day := range 60 {
+		w.run(append(append([]ev{}, xClient...), x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 2), x(ACK, 2, 2)))
+		closed := w.now.Add(-time.Millisecond) // X entered TIME_WAIT at the FIN before the last ACK
+		w.tr.Advance(closed.Add(60*time.Second - time.Nanosecond))
+		if timeWait() != 1 {
+			t.Fatalf("day %d: TIME_WAIT gone before 60 s", day)
+		}
+		w.tr.Advance(closed.Add(60*time.Second + time.Millisecond))
+		if timeWait() != 0 {
+			t.Fatalf("day %d: TIME_WAIT left 1 ms after 60 s", day)
+		}
+		w.now = w.now.Add(24 * time.Hour)
+		w.tr.Advance(w.now)
+		w.ix += 100000 // a new connection on the same 4-tuple
+	}
+	w.run([]ev{x(SYN, 0, 0)})
+	sent := w.now
+	w.tr.Advance(sent.Add(75*time.Second - time.Nanosecond))
+	if sx, _ := w.states(); sx != SynSent {
+		t.Fatalf("SYN_SENT gone before 75 s: %v", sx)
+	}
+	w.tr.Advance(sent.Add(75*time.Second + time.Millisecond))
+	if sx, _ := w.states(); sx != Unknown {
+		t.Fatalf("still %v 1 ms after the handshake timeout", sx)
+	}
+	checkCounts(t, w.tr)
+}
+
+// TestConnSize guards the record size that the memory bound of issue 4 is
+// built on: a million flows in well under 128 MB.
+func TestConnSize(t *testing.T) {
+	if s := unsafe.Sizeof(conn{}); s > 124 {
+		t.Errorf("conn is %d bytes, want at most 124", s)
+	}
+}
