@@ -57,4 +57,5 @@ func (t *Tracker) setClock(n int64) {
 		t.flows.rebase(shift)
 	}
 	t.nowT = tick((n - t.epoch) / msec)
+	t.nowC = t.ticks(n)
 }

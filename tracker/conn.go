@@ -1,43 +1,54 @@
 package tracker
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // flowKey is a flow's 4-tuple and VLAN in canonical order, so that both
 // directions find the same flow: side a sorts before side b. Addresses are
 // kept as 128-bit numbers (IPv4 as IPv4-mapped IPv6), so that an IPv4 flow
 // is the same flow whether its packets were IPv4 or IPv6.
 type flowKey struct {
-	a, b   [2]uint64 // big-endian, high word first
-	pa, pb uint16
-	vlan   uint16
-	hash   uint32 // filled in by table.lookup
+	ahi, alo uint64 // side a's address, big-endian, high word first
+	bhi, blo uint64
+	pa, pb   uint16
+	vlan     uint16
+	hash     uint32 // filled in by table.lookup
 }
 
 // keyOf returns the flow key of seg and which side of it (0 for a, 1 for b)
 // sent seg.
 func keyOf(seg *Segment) (flowKey, int) {
-	src, dst := from16(seg.Src.As16()), from16(seg.Dst.As16())
-	k := flowKey{a: src, b: dst, pa: seg.SrcPort, pb: seg.DstPort, vlan: seg.VLAN}
-	if src[0] > dst[0] || src[0] == dst[0] && (src[1] > dst[1] || src[1] == dst[1] && seg.SrcPort > seg.DstPort) {
-		k.a, k.b, k.pa, k.pb = dst, src, seg.DstPort, seg.SrcPort
-		return k, 1
+	shi, slo := words(seg.Src)
+	dhi, dlo := words(seg.Dst)
+	if shi > dhi || shi == dhi && (slo > dlo || slo == dlo && seg.SrcPort > seg.DstPort) {
+		return flowKey{ahi: dhi, alo: dlo, bhi: shi, blo: slo, pa: seg.DstPort, pb: seg.SrcPort, vlan: seg.VLAN}, 1
 	}
-	return k, 0
+	return flowKey{ahi: shi, alo: slo, bhi: dhi, blo: dlo, pa: seg.SrcPort, pb: seg.DstPort, vlan: seg.VLAN}, 0
 }
 
 // v4 reports whether both addresses are IPv4.
 func (k *flowKey) v4() bool {
-	return k.a[0] == 0 && k.a[1]>>32 == 0xffff && k.b[0] == 0 && k.b[1]>>32 == 0xffff
+	return k.ahi == 0 && k.alo>>32 == 0xffff && k.bhi == 0 && k.blo>>32 == 0xffff
 }
 
-func from16(a [16]byte) [2]uint64 {
-	return [2]uint64{binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])}
+// words returns a as a 128-bit number, high word first, IPv4 as
+// IPv4-mapped IPv6. It returns words rather than an array so that the key
+// is built in registers.
+func words(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		b := a.As4()
+		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
-func as16(a [2]uint64) [16]byte {
+func as16(hi, lo uint64) [16]byte {
 	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], a[0])
-	binary.BigEndian.PutUint64(b[8:], a[1])
+	binary.BigEndian.PutUint64(b[:8], hi)
+	binary.BigEndian.PutUint64(b[8:], lo)
 	return b
 }
 

@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
@@ -81,13 +82,13 @@ func (t *table) matches(c *conn, k *flowKey) bool {
 		return false
 	}
 	if k.v4() {
-		return s.fam != famV6 && s.a == uint32(k.a[1]) && s.b == uint32(k.b[1])
+		return s.fam != famV6 && s.a == uint32(k.alo) && s.b == uint32(k.blo)
 	}
 	if s.fam != famV6 {
 		return false
 	}
 	p := t.v6.at(int32(s.a))
-	return p[0] == as16(k.a) && p[1] == as16(k.b)
+	return p[0] == as16(k.ahi, k.alo) && p[1] == as16(k.bhi, k.blo)
 }
 
 // insert returns a fresh slot for key k, in class classHalfOpen. as4in6
@@ -116,9 +117,9 @@ func (t *table) store(k *flowKey, as4in6 bool) slotKey {
 	s := slotKey{pa: k.pa, pb: k.pb, vlan: k.vlan}
 	switch {
 	case k.v4() && as4in6:
-		s.fam, s.a, s.b = fam4in6, uint32(k.a[1]), uint32(k.b[1])
+		s.fam, s.a, s.b = fam4in6, uint32(k.alo), uint32(k.blo)
 	case k.v4():
-		s.fam, s.a, s.b = famV4, uint32(k.a[1]), uint32(k.b[1])
+		s.fam, s.a, s.b = famV4, uint32(k.alo), uint32(k.blo)
 	default:
 		var j int32
 		if n := len(t.v6buf); n > 0 {
@@ -129,7 +130,7 @@ func (t *table) store(k *flowKey, as4in6 bool) slotKey {
 			t.v6n++
 			t.v6.grow(t.v6n)
 		}
-		*t.v6.at(j) = [2][16]byte{as16(k.a), as16(k.b)}
+		*t.v6.at(j) = [2][16]byte{as16(k.ahi, k.alo), as16(k.bhi, k.blo)}
 		s.fam, s.a = famV6, uint32(j)
 	}
 	return s
@@ -141,9 +142,10 @@ func (t *table) key(c *conn) flowKey {
 	k := flowKey{pa: s.pa, pb: s.pb, vlan: s.vlan}
 	if s.fam == famV6 {
 		p := t.v6.at(int32(s.a))
-		k.a, k.b = from16(p[0]), from16(p[1])
+		k.ahi, k.alo = binary.BigEndian.Uint64(p[0][:8]), binary.BigEndian.Uint64(p[0][8:])
+		k.bhi, k.blo = binary.BigEndian.Uint64(p[1][:8]), binary.BigEndian.Uint64(p[1][8:])
 	} else {
-		k.a, k.b = [2]uint64{0, 0xffff<<32 | uint64(s.a)}, [2]uint64{0, 0xffff<<32 | uint64(s.b)}
+		k.alo, k.blo = 0xffff<<32|uint64(s.a), 0xffff<<32|uint64(s.b)
 	}
 	k.hash = t.index.hash(&k)
 	return k
@@ -486,9 +488,9 @@ func (x *index) hash(k *flowKey) uint32 {
 	ports := uint64(k.pa)<<32 | uint64(k.pb)<<16 | uint64(k.vlan)
 	var h uint64
 	if k.v4() {
-		h = mix((k.a[1]<<32|k.b[1]&0xffffffff)^x.seed[0], ports^x.seed[1])
+		h = mix((k.alo<<32|k.blo&0xffffffff)^x.seed[0], ports^x.seed[1])
 	} else {
-		h = mix(k.a[0]^x.seed[0], k.a[1]^x.seed[1]) ^ mix(k.b[0]^x.seed[2], k.b[1]^x.seed[3])
+		h = mix(k.ahi^x.seed[0], k.alo^x.seed[1]) ^ mix(k.bhi^x.seed[2], k.blo^x.seed[3])
 		h = mix(h^x.seed[1], ports^x.seed[2])
 	}
 	return uint32(h ^ h>>32)

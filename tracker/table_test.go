@@ -211,7 +211,7 @@ func TestTimerHeap(t *testing.T) {
 	tb := newTable(200)
 	model := map[int32]tick{}
 	for n := range 200 {
-		k := flowKey{a: [2]uint64{0, 0xffff<<32 | uint64(n)}, b: [2]uint64{0, 0xffff << 32}}
+		k := flowKey{alo: 0xffff<<32 | uint64(n), blo: 0xffff << 32}
 		tb.lookup(&k)
 		tb.insert(&k, false)
 	}

@@ -30,6 +30,7 @@ type Tracker struct {
 	now       int64 // capture clock, nanoseconds since the Unix epoch
 	epoch     int64 // tick 0, nanoseconds since the Unix epoch (see tick)
 	nowT      tick  // the capture clock, rounded down
+	nowC      tick  // the capture clock, rounded up
 	flows     table
 	listeners map[listenKey]bool // value: passes Config.Local
 	stats     Stats
@@ -62,7 +63,7 @@ func New(cfg Config) *Tracker {
 func (t *Tracker) Track(seg *Segment) {
 	t.Advance(seg.Time)
 	// A timestamp that steps back does not rewind timers.
-	now := t.ticks(t.now)
+	now := t.nowC
 	t.stats.Segments++
 	key, side := keyOf(seg)
 	i, ok := t.flows.lookup(&key)
