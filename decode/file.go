@@ -16,7 +16,9 @@ import (
 // The path "-" means standard input. The file is read front to back without
 // seeking, so FIFOs work too.
 //
-// Every error names the file; errors about its content also name the packet
+// A directory gives ErrIsDir and a missing file an error matching
+// fs.ErrNotExist. Every error names the file; errors about its content also
+// name the packet
 // number and byte offset where reading stopped (for a gzip file, the offset
 // in the decompressed stream) and wrap one of ErrEmpty, ErrBadMagic,
 // ErrTruncated or ErrCorrupt. Frames before the error have all been returned
@@ -46,7 +48,7 @@ func OpenFile(path string) (Source, error) {
 }
 
 // NewReader reads a capture from r as OpenFile does; name is used in error
-// messages. Close closes r.
+// messages. The Source's Close closes r; when NewReader fails, r is left open.
 func NewReader(name string, r io.ReadCloser) (Source, error) {
 	rd := &reader{name: name, closer: r, buf: newBuffer(r)}
 	magic, err := rd.buf.peek(4)
