@@ -18,10 +18,9 @@ import (
 //
 // A directory gives ErrIsDir and a missing file an error matching
 // fs.ErrNotExist. Every error names the file; errors about its content also
-// name the packet
-// number and byte offset where reading stopped (for a gzip file, the offset
-// in the decompressed stream) and wrap one of ErrEmpty, ErrBadMagic,
-// ErrTruncated or ErrCorrupt. Frames before the error have all been returned
+// name the packet number and byte offset where reading stopped (for a gzip
+// file, the offset in the decompressed stream) and wrap one of ErrEmpty,
+// ErrBadMagic, ErrTruncated or ErrCorrupt. Frames before the error have all been returned
 // by Next.
 func OpenFile(path string) (Source, error) {
 	if path == "-" {
