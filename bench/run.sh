@@ -12,6 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [[ ! -x /usr/bin/time ]]; then
+	echo "bench/run.sh: needs GNU time at /usr/bin/time (Debian package time) for peak RSS" >&2
+	exit 1
+fi
+
 RUNS=${RUNS:-3}
 CAP=${CAP:-300}
 CACHE=${TCPTRACK_BENCH_CACHE:-bench/.cache}
