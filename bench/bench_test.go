@@ -233,7 +233,9 @@ func TestTrackerMatchesGenerator(t *testing.T) {
 		// Timers shorter than the file: TIME_WAIT and half-open
 		// handshakes run out on the capture clock.
 		{"mix short timers", gen.Config{Mode: gen.Mix, Seed: 9, Packets: 60_000, ConnRate: 300},
-			tracker.Config{TimeWait: 2_000_000_000, HandshakeTimeout: 3_000_000_000}},
+			tracker.Config{TimeWait: 2 * time.Second, HandshakeTimeout: 3 * time.Second}},
+		// 84 s of capture: TIME_WAIT runs out under the default 60 s.
+		{"mix default timers", gen.Config{Mode: gen.Mix, Seed: 5, Packets: 400_000, ConnRate: 120}, tracker.Config{}},
 		{"mix snaplen 98", gen.Config{Mode: gen.Mix, Seed: 10, Packets: 50_000, Snaplen: 98}, tracker.Config{}},
 		{"longflows", gen.Config{Mode: gen.LongFlows, Seed: 11, Flows: 100, Packets: 100_000}, tracker.Config{}},
 		{"synflood", gen.Config{Mode: gen.SYNFlood, Seed: 12, Sources: 30_000, RealConns: 100}, tracker.Config{}},
@@ -261,12 +263,13 @@ func TestTrackerMatchesGenerator(t *testing.T) {
 			}
 			st := tk.Stats()
 			want := res.Expected(tc.tcfg.TimeWait, tc.tcfg.HandshakeTimeout)
-			if st.States != want {
-				t.Errorf("tracker counts differ from the generator's expectations")
-				for s := tracker.State(0); s < tracker.NumStates; s++ {
-					if st.States[s] != want[s] {
-						t.Logf("  %-12v tracker %7d  expected %7d", s, st.States[s], want[s])
-					}
+			// The tracker keeps time in whole milliseconds (tracker/clock.go):
+			// an endpoint whose timer ends within 1 ms of the last frame may
+			// go either way.
+			margin := res.Margin(tc.tcfg.TimeWait, tc.tcfg.HandshakeTimeout, time.Millisecond)
+			for s := tracker.State(0); s < tracker.NumStates; s++ {
+				if d := st.States[s] - want[s]; d < -margin[s] || d > margin[s] {
+					t.Errorf("%-12v tracker %7d, generator expects %7d ± %d", s, st.States[s], want[s], margin[s])
 				}
 			}
 			if st.Listeners != res.Listeners {

@@ -186,6 +186,31 @@ func (r *Result) Expected(timeWait, handshake time.Duration) [tracker.NumStates]
 	return out
 }
 
+// Margin returns, per state, how many of the endpoints counted by Expected
+// (or left out by it) have a timer that runs out within res of the last
+// frame. A tracker that keeps time at resolution res may count those either
+// way, so its counts are right when they lie within Expected ± Margin.
+func (r *Result) Margin(timeWait, handshake, res time.Duration) [tracker.NumStates]int {
+	if timeWait == 0 {
+		timeWait = 60 * time.Second
+	}
+	if handshake == 0 {
+		handshake = 75 * time.Second
+	}
+	var out [tracker.NumStates]int
+	end := r.End.UnixMicro()
+	for _, e := range r.timed {
+		limit := handshake
+		if e.state == tracker.TimeWait {
+			limit = timeWait
+		}
+		if d := time.Duration(end-e.at)*time.Microsecond - limit; -res <= d && d <= res {
+			out[e.state]++
+		}
+	}
+	return out
+}
+
 // Generate writes a pcap file described by cfg to w.
 func Generate(w io.Writer, cfg Config) (*Result, error) {
 	cfg, err := cfg.withDefaults()

@@ -446,4 +446,24 @@ func TestExpectedTimers(t *testing.T) {
 	if long[tracker.Close] != 0 || long[tracker.Unknown] != 0 || long[tracker.Listen] != 0 {
 		t.Errorf("uncounted states counted: %v", long)
 	}
+	// Margin: the endpoints whose timer ends near the last frame are the
+	// ones that move between Expected with slightly different timers.
+	_, res = generate(t, Config{Mode: Mix, Packets: 40_000, ConnRate: 300})
+	for _, tc := range []struct{ tw, hs time.Duration }{
+		{2 * time.Second, 2 * time.Second},
+		{3 * time.Second, 2500 * time.Millisecond},
+	} {
+		const tick = 5 * time.Millisecond
+		a := res.Expected(tc.tw-tick, tc.hs-tick)
+		b := res.Expected(tc.tw+tick, tc.hs+tick)
+		m := res.Margin(tc.tw, tc.hs, tick)
+		for _, s := range []tracker.State{tracker.TimeWait, tracker.SynSent, tracker.SynRecv} {
+			if moved := b[s] - a[s]; moved > m[s] {
+				t.Errorf("%v with timers %v/%v: %d endpoints change sides within %v, margin %d", s, tc.tw, tc.hs, moved, tick, m[s])
+			}
+		}
+		if m[tracker.TimeWait] == 0 {
+			t.Errorf("timers %v/%v: no TIME_WAIT near the end, nothing tested", tc.tw, tc.hs)
+		}
+	}
 }
