@@ -131,7 +131,12 @@ type Result struct {
 	WireBytes int64 // their length on the wire
 	Conns     int   // connections begun (each flood SYN counts as one)
 	Start     time.Time
-	End       time.Time // timestamp of the last frame
+	// End is the timestamp of the last frame. When the packet count is
+	// reached, connections whose last written segment was lost past the
+	// capture point go on alone until the retransmission that shows the
+	// loss (at most about a second), so that Expected never depends on
+	// what an observer could not see.
+	End time.Time
 	// Listeners is the number of distinct server sockets (address, port,
 	// VLAN) that answered a SYN with SYN+ACK: the inferred listeners of
 	// SPEC 2.6.
