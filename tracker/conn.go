@@ -98,34 +98,21 @@ type firstSeg struct {
 
 // conn is one flow: two endpoints and the table's bookkeeping. It holds no
 // pointer, so that the garbage collector never scans the table, and its
-// fields are laid out without holes: 124 bytes.
+// fields are laid out without holes: 112 bytes. The first segment of a
+// picked-up flow is kept aside until the flow proves itself (see
+// table.keepFirst): most flows never need it.
 type conn struct {
 	ep       [2]endpoint
 	key      slotKey
 	client   uint8 // index into ep of the client
 	flags    uint8
 	class    uint8 // eviction class, or classFree on the free list
+	pendFrom uint8
 	prev     int32 // neighbours in the class list; next chains the free list
 	next     int32
 	heapIdx  int32 // position in the timer heap, -1 when no timer is due
 	lastSeen tick
-	// first is the first segment of an unproven picked-up flow. A flow
-	// with a held SYN (flowPending) is never one, so first also holds
-	// that SYN: see pendSyn.
-	first firstSeg
-}
-
-// pendSyn returns the sequence number of the held SYN (see flowPending).
-func (c *conn) pendSyn() Seq { return c.first.seq }
-
-// pendFrom returns the side that sent the held SYN.
-func (c *conn) pendFrom() uint8 { return c.first.from }
-
-// hold keeps a SYN sent by side from on a live flow until its answer shows
-// what it was (see flowPending).
-func (c *conn) hold(seq Seq, from uint8) {
-	c.flags |= flowPending
-	c.first.seq, c.first.from = seq, from
+	pendSyn  Seq // see flowPending
 }
 
 // classify returns the eviction class the flow belongs in.

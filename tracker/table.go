@@ -29,6 +29,9 @@ type table struct {
 	v6    chunked[[2][16]byte]
 	v6n   int32   // IPv6 address pairs handed out
 	v6buf []int32 // free IPv6 address pairs
+	// firsts holds the first segment of each picked-up flow that has not
+	// proven itself yet, by slot.
+	firsts map[int32]firstSeg
 }
 
 // classFree marks a conn on the free list.
@@ -45,7 +48,7 @@ func (x timer) slot() int32 { return int32(uint32(x)) }
 const maxLoad = 13
 
 func newTable(maxFlows int) table {
-	t := table{free: -1}
+	t := table{free: -1, firsts: make(map[int32]firstSeg)}
 	for i := range t.head {
 		t.head[i], t.tail[i] = -1, -1
 	}
@@ -184,9 +187,24 @@ func (t *table) remove(i int32) {
 	if c.key.fam == famV6 {
 		t.v6buf = append(t.v6buf, int32(c.key.a))
 	}
+	t.dropFirst(i)
 	c.class, c.next = classFree, t.free
 	t.free = i
 	t.n--
+}
+
+// keepFirst keeps f, the first segment of the picked-up flow in slot i,
+// until dropFirst.
+func (t *table) keepFirst(i int32, f firstSeg) { t.firsts[i] = f }
+
+// first returns the first segment kept for slot i.
+func (t *table) first(i int32) firstSeg { return t.firsts[i] }
+
+// dropFirst forgets the first segment kept for slot i, if any.
+func (t *table) dropFirst(i int32) {
+	if len(t.firsts) > 0 {
+		delete(t.firsts, i)
+	}
 }
 
 // touch moves slot i to the newest end of the list of class cls.

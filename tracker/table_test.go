@@ -285,7 +285,37 @@ func TestClockAcrossEpochs(t *testing.T) {
 // TestConnSize guards the record size that the memory bound of issue 4 is
 // built on: a million flows in well under 128 MB.
 func TestConnSize(t *testing.T) {
-	if s := unsafe.Sizeof(conn{}); s > 124 {
-		t.Errorf("conn is %d bytes, want at most 124", s)
+	if s := unsafe.Sizeof(conn{}); s > 112 {
+		t.Errorf("conn is %d bytes, want at most 112", s)
+	}
+}
+
+// TestFirstSegmentsDropped checks that the first segments kept for
+// picked-up flows go when the flow proves itself, restarts, times out or
+// is evicted, so that an ACK scan leaves nothing behind.
+func TestFirstSegmentsDropped(t *testing.T) {
+	tr := New(Config{MaxFlows: 100})
+	now := time.Unix(1700000000, 0)
+	seg := func(src, dst netip.AddrPort, f Flags, seq, ack uint32) {
+		now = now.Add(time.Millisecond)
+		tr.Track(&Segment{Time: now, Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(),
+			Flags: f, Seq: seq, Ack: ack, Window: 1000})
+	}
+	server := netip.MustParseAddrPort("192.0.2.9:80")
+	for n := range 300 { // a scan: lone ACKs, two thirds evicted by the rest
+		seg(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(n >> 8), byte(n)}), 40000), server, ACK, 1, 1)
+	}
+	a := netip.MustParseAddrPort("192.0.2.1:40001")
+	seg(a, server, ACK, 500, 700) // proves itself
+	seg(server, a, ACK, 700, 500)
+	b := netip.MustParseAddrPort("192.0.2.2:40002")
+	seg(b, server, ACK, 500, 700) // restarted by a new SYN
+	seg(b, server, SYN, 9000, 0)
+	if n := len(tr.flows.firsts); n != 100-2 {
+		t.Fatalf("%d first segments kept, want one per unproven flow, 98", n)
+	}
+	tr.Advance(now.Add(time.Hour)) // the rest time out
+	if n := len(tr.flows.firsts); n != 0 {
+		t.Errorf("%d first segments kept after every pickup timed out", n)
 	}
 }

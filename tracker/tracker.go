@@ -112,8 +112,8 @@ func (t *Tracker) open(key flowKey, side int, seg *Segment, now tick) int32 {
 	default:
 		c.client = guessClient(key.pa, key.pb)
 		c.flags |= flowPickup
-		c.first = firstSeg{seq: Seq(seg.Seq), ack: Seq(seg.Ack), len: seg.PayloadLen,
-			flags: seg.Flags, window: seg.Window, from: uint8(side)}
+		t.flows.keepFirst(i, firstSeg{seq: Seq(seg.Seq), ack: Seq(seg.Ack), len: seg.PayloadLen,
+			flags: seg.Flags, window: seg.Window, from: uint8(side)})
 	}
 	c.lastSeen = now
 	t.flows.setDeadline(i, t.deadline(c))
@@ -195,7 +195,7 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 // seg should now go through the rulebook.
 func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 	c := t.flows.at(i)
-	f := c.first
+	f := t.flows.first(i)
 	switch {
 	case c.ep[0].has(closed):
 		return seg.Flags&SYN != 0 // reset before it proved anything: only a new SYN revives the 4-tuple
@@ -209,6 +209,7 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 		return false // the same segment again
 	}
 	c.flags |= flowProven
+	t.flows.dropFirst(i)
 	for e := range c.ep {
 		ep := &c.ep[e]
 		ep.facts |= sentSyn | gotSyn | synAcked
@@ -249,14 +250,15 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 		}
 		// A SYN on a live connection is an old duplicate or a new
 		// connection after a crash; only an answer tells which.
-		c.hold(seq, uint8(side))
+		c.flags |= flowPending
+		c.pendSyn, c.pendFrom = seq, uint8(side)
 		t.stats.Ignored++
 		return false
 	}
-	if c.flags&flowPending != 0 && uint8(side) != c.pendFrom() && Seq(seg.Ack) == c.pendSyn().Add(1) {
+	if c.flags&flowPending != 0 && uint8(side) != c.pendFrom && Seq(seg.Ack) == c.pendSyn.Add(1) {
 		// The peer answered the held SYN: it was a new connection.
 		syn := Segment{Time: seg.Time, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
-			VLAN: seg.VLAN, Seq: uint32(c.pendSyn()), Flags: SYN}
+			VLAN: seg.VLAN, Seq: uint32(c.pendSyn), Flags: SYN}
 		t.restart(i, 1-side, now)
 		t.step(i, 1-side, &syn, now)
 		return true
@@ -300,7 +302,7 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 	}
 	c.client = uint8(side)
 	c.flags = 0
-	c.first = firstSeg{}
+	t.flows.dropFirst(i)
 }
 
 // settle derives both endpoints' states after flow i changed, the sender
