@@ -83,3 +83,34 @@ func BenchmarkTrackFlood(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTrackBatchFlood is BenchmarkTrackFlood through TrackBatch, 16
+// segments at a time.
+func BenchmarkTrackBatchFlood(b *testing.B) {
+	for _, max := range []int{1 << 16, 1 << 20} {
+		b.Run(fmt.Sprintf("max=%d", max), func(b *testing.B) {
+			tr := New(Config{MaxFlows: max})
+			now := time.Unix(1700000000, 0)
+			segs := make([]Segment, batchLen)
+			n := uint32(0)
+			for ; n < uint32(max); n++ {
+				now = now.Add(time.Microsecond)
+				floodSeg(&segs[0], n, now)
+				tr.Track(&segs[0])
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := threadCPU()
+			for done := 0; done < b.N; done += len(segs) {
+				segs = segs[:min(batchLen, b.N-done)]
+				for j := range segs {
+					now = now.Add(time.Microsecond)
+					floodSeg(&segs[j], n, now)
+					n++
+				}
+				tr.TrackBatch(segs)
+			}
+			reportRate(b, cpu())
+		})
+	}
+}

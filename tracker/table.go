@@ -32,6 +32,7 @@ type table struct {
 	// firsts holds the first segment of each picked-up flow that has not
 	// proven itself yet, by slot.
 	firsts map[int32]firstSeg
+	sink   uint64 // see warm
 }
 
 // classFree marks a conn on the free list.

@@ -1,0 +1,53 @@
+package tracker
+
+// batchLen is how many segments TrackBatch fetches ahead: enough to keep
+// the memory system busy, few enough that what it fetched is still in the
+// cache when the segment's turn comes.
+const batchLen = 16
+
+// TrackBatch feeds segs in order, exactly as Track would one by one.
+//
+// A flow table larger than the CPU cache costs a trip to memory per
+// segment for its index entry and another for its flow, and Track makes
+// them one after the other. TrackBatch first reads the index entries of a
+// run of segments, then their flows, so that those trips overlap, and only
+// then tracks them: under a flood of new flows it takes a segment in about
+// half the time.
+func (t *Tracker) TrackBatch(segs []Segment) {
+	for len(segs) > 0 {
+		n := min(len(segs), batchLen)
+		t.flows.warm(segs[:n])
+		for j := range n {
+			t.Track(&segs[j])
+		}
+		segs = segs[n:]
+	}
+}
+
+// warm reads the index entries that segs will look up, and then the flows
+// they name, only to bring them into the cache. It changes nothing.
+func (t *table) warm(segs []Segment) {
+	x := &t.index
+	var (
+		pos  [batchLen]int
+		hash [batchLen]uint32
+		sink uint64
+	)
+	for j := range segs {
+		k, _ := keyOf(&segs[j])
+		hash[j] = x.hash(&k)
+		pos[j] = x.home(hash[j])
+	}
+	// The reads in a loop of their own, so that they are all in flight
+	// together.
+	for j := range segs {
+		sink += x.e[pos[j]]
+	}
+	for j := range segs {
+		if e := x.e[pos[j]]; e != 0 && uint32(e>>32) == hash[j] {
+			c := t.at(int32(uint32(e)) - 1)
+			sink += uint64(c.key.a) + uint64(c.ep[0].facts)
+		}
+	}
+	t.sink = sink
+}
