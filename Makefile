@@ -11,7 +11,7 @@ LDFLAGS := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REV) -X $(V
 # Debian packages: libpcap-dev to build; the rest for the tests, which use
 # the real kernel (iproute2, iptables, tcpdump), a real Prometheus server and
 # promtool (prometheus), and a terminal (tmux) for the progress bar.
-BUILD_DEBS := libpcap-dev gcc make
+BUILD_DEBS := libpcap-dev
 TEST_DEBS  := $(BUILD_DEBS) iproute2 iptables nftables tcpdump tshark prometheus tmux
 BENCH_DEBS := $(BUILD_DEBS) tshark tcptrace tcpreplay time
 
