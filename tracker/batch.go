@@ -16,7 +16,7 @@ const batchLen = 16
 func (t *Tracker) TrackBatch(segs []Segment) {
 	for len(segs) > 0 {
 		n := min(len(segs), batchLen)
-		t.flows.warm(segs[:n])
+		t.flows.warm(segs[:n], t.flows.len() >= t.cfg.MaxFlows)
 		for j := range n {
 			t.Track(&segs[j])
 		}
@@ -25,11 +25,13 @@ func (t *Tracker) TrackBatch(segs []Segment) {
 }
 
 // warm reads the index entries that segs will look up, and then the flows
-// they name, only to bring them into the cache. It changes nothing.
-func (t *table) warm(segs []Segment) {
+// they name, only to bring them into the cache. When the table is full it
+// also reads the index entries of the flows next in line for eviction,
+// which new flows among segs would drop. It changes nothing.
+func (t *table) warm(segs []Segment, full bool) {
 	x := &t.index
 	var (
-		pos  [batchLen]int
+		pos  [2 * batchLen]int
 		hash [batchLen]uint32
 		sink uint64
 	)
@@ -37,6 +39,18 @@ func (t *table) warm(segs []Segment) {
 		k, _ := keyOf(&segs[j])
 		hash[j] = x.hash(&k)
 		pos[j] = x.home(hash[j])
+	}
+	np := len(segs)
+	if full {
+		for v, _ := t.victim(); v >= 0 && np < len(pos); np++ {
+			c := t.at(v)
+			k := t.key(c)
+			pos[np] = x.home(k.hash)
+			v = c.next
+		}
+	}
+	for _, p := range pos[len(segs):np] {
+		sink += x.e[p]
 	}
 	// The reads in a loop of their own, so that they are all in flight
 	// together.

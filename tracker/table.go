@@ -312,48 +312,60 @@ func (t *table) heapRemove(h int32) {
 	}
 }
 
-func (t *table) swap(x, y int32) {
-	px, py := t.timer.at(x), t.timer.at(y)
-	*px, *py = *py, *px
-	t.at(px.slot()).heapIdx = x
-	t.at(py.slot()).heapIdx = y
-}
-
 func (t *table) fix(h int32) {
 	if !t.down(h) {
 		t.up(h)
 	}
 }
 
+// The heap is 4-ary: half as deep as a binary heap, with a node's children
+// side by side, so that a timer passes fewer flows' records on its way.
+// Entries move into a hole rather than swap, each flow's heapIdx written
+// once.
+const heapArity = 4
+
 func (t *table) up(h int32) {
+	x := *t.timer.at(h)
 	for h > 0 {
-		p := (h - 1) / 2
-		if *t.timer.at(p) <= *t.timer.at(h) {
-			return
+		p := (h - 1) / heapArity
+		px := *t.timer.at(p)
+		if px <= x {
+			break
 		}
-		t.swap(h, p)
+		t.put(h, px)
 		h = p
 	}
+	t.put(h, x)
 }
 
 func (t *table) down(h0 int32) bool {
 	h, n := h0, t.nt
+	x := *t.timer.at(h)
 	for {
-		l := 2*h + 1
-		if l >= n {
+		c := heapArity*h + 1
+		if c >= n {
 			break
 		}
-		m := l
-		if r := l + 1; r < n && *t.timer.at(r) < *t.timer.at(l) {
-			m = r
+		m, mx := c, *t.timer.at(c)
+		for j := c + 1; j < min(c+heapArity, n); j++ {
+			if y := *t.timer.at(j); y < mx {
+				m, mx = j, y
+			}
 		}
-		if *t.timer.at(h) <= *t.timer.at(m) {
+		if x <= mx {
 			break
 		}
-		t.swap(h, m)
+		t.put(h, mx)
 		h = m
 	}
+	t.put(h, x)
 	return h > h0
+}
+
+// put places timer x at position h of the heap.
+func (t *table) put(h int32, x timer) {
+	*t.timer.at(h) = x
+	t.at(x.slot()).heapIdx = h
 }
 
 // rebase moves every stored time shift ticks earlier (see tick). Times
