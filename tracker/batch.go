@@ -11,8 +11,9 @@ const batchLen = 16
 // segment for its index entry and another for its flow, and Track makes
 // them one after the other. TrackBatch first reads the index entries of a
 // run of segments, then their flows, so that those trips overlap, and only
-// then tracks them: under a flood of new flows it takes a segment in about
-// half the time.
+// then tracks them. Under a SYN flood of a million sources the tracker's
+// time per segment drops by about a sixth to a quarter; on traffic whose
+// flows fit in the cache it changes nothing.
 func (t *Tracker) TrackBatch(segs []Segment) {
 	for len(segs) > 0 {
 		n := min(len(segs), batchLen)
