@@ -291,6 +291,26 @@ func (l *Lab) listenOpen(port uint16, n int) ([]pair, error) {
 	return l.open(ln, port, n)
 }
 
+// withConnections listens on port at once and returns the step that, when
+// the scenario plays, opens n connections, exchanges a message on each so
+// that both ends have data behind them, and hands them to then.
+func withConnections(l *Lab, port uint16, n int, then func([]pair) error) (func() error, error) {
+	ln, err := l.Server.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		ps, err := l.open(ln, port, n)
+		if err != nil {
+			return err
+		}
+		if err := exchange(ps); err != nil {
+			return err
+		}
+		return then(ps)
+	}, nil
+}
+
 // send writes msg on from and reads it all on to, so no Recv-Q is left.
 func send(from, to *net.TCPConn, msg string) error {
 	deadline := time.Now().Add(ioTimeout)
@@ -382,18 +402,7 @@ func playCloseServer(l *Lab, port uint16, n int) (func() error, error) {
 }
 
 func playClose(l *Lab, port uint16, n int, clientFirst bool) (func() error, error) {
-	ln, err := l.Server.Listen(port)
-	if err != nil {
-		return nil, err
-	}
-	return func() error {
-		ps, err := l.open(ln, port, n)
-		if err != nil {
-			return err
-		}
-		if err := exchange(ps); err != nil {
-			return err
-		}
+	return withConnections(l, port, n, func(ps []pair) error {
 		for _, p := range ps {
 			a, b := p.c, p.s
 			if !clientFirst {
@@ -404,22 +413,11 @@ func playClose(l *Lab, port uint16, n int, clientFirst bool) (func() error, erro
 			}
 		}
 		return sleep(l.ctx, ackDelay)
-	}, nil
+	})
 }
 
 func playTimeWait(l *Lab, port uint16, n int) (func() error, error) {
-	ln, err := l.Server.Listen(port)
-	if err != nil {
-		return nil, err
-	}
-	return func() error {
-		ps, err := l.open(ln, port, 2*n)
-		if err != nil {
-			return err
-		}
-		if err := exchange(ps); err != nil {
-			return err
-		}
+	return withConnections(l, port, 2*n, func(ps []pair) error {
 		for i, p := range ps {
 			a, b := p.c, p.s
 			if i%2 == 1 {
@@ -430,22 +428,11 @@ func playTimeWait(l *Lab, port uint16, n int) (func() error, error) {
 			}
 		}
 		return sleep(l.ctx, ackDelay)
-	}, nil
+	})
 }
 
 func playHalfClose(l *Lab, port uint16, n int) (func() error, error) {
-	ln, err := l.Server.Listen(port)
-	if err != nil {
-		return nil, err
-	}
-	return func() error {
-		ps, err := l.open(ln, port, n)
-		if err != nil {
-			return err
-		}
-		if err := exchange(ps); err != nil {
-			return err
-		}
+	return withConnections(l, port, n, func(ps []pair) error {
 		for _, p := range ps {
 			if err := p.c.CloseWrite(); err != nil {
 				return err
@@ -459,22 +446,11 @@ func playHalfClose(l *Lab, port uint16, n int) (func() error, error) {
 			}
 		}
 		return sleep(l.ctx, ackDelay)
-	}, nil
+	})
 }
 
 func playLastAck(l *Lab, port uint16, n int) (func() error, error) {
-	ln, err := l.Server.Listen(port)
-	if err != nil {
-		return nil, err
-	}
-	return func() error {
-		ps, err := l.open(ln, port, n)
-		if err != nil {
-			return err
-		}
-		if err := exchange(ps); err != nil {
-			return err
-		}
+	return withConnections(l, port, n, func(ps []pair) error {
 		for _, p := range ps {
 			if err := p.c.Close(); err != nil {
 				return err
@@ -500,22 +476,11 @@ func playLastAck(l *Lab, port uint16, n int) (func() error, error) {
 			}
 		}
 		return sleep(l.ctx, finRetrans)
-	}, nil
+	})
 }
 
 func playFinWait1(l *Lab, port uint16, n int) (func() error, error) {
-	ln, err := l.Server.Listen(port)
-	if err != nil {
-		return nil, err
-	}
-	return func() error {
-		ps, err := l.open(ln, port, n)
-		if err != nil {
-			return err
-		}
-		if err := exchange(ps); err != nil {
-			return err
-		}
+	return withConnections(l, port, n, func(ps []pair) error {
 		if err := sleep(l.ctx, ackDelay); err != nil {
 			return err
 		}
@@ -528,7 +493,7 @@ func playFinWait1(l *Lab, port uint16, n int) (func() error, error) {
 			}
 		}
 		return sleep(l.ctx, finRetrans)
-	}, nil
+	})
 }
 
 // playClosing makes a simultaneous close that stays in CLOSING on both
@@ -545,18 +510,7 @@ func playClosing(l *Lab, port uint16, n int) (func() error, error) {
 	if l.Topology != Veth {
 		return nil, fmt.Errorf("%w: closing needs a veth", ErrTopology)
 	}
-	ln, err := l.Server.Listen(port)
-	if err != nil {
-		return nil, err
-	}
-	return func() error {
-		ps, err := l.open(ln, port, n)
-		if err != nil {
-			return err
-		}
-		if err := exchange(ps); err != nil {
-			return err
-		}
+	return withConnections(l, port, n, func(ps []pair) error {
 		if err := sleep(l.ctx, ackDelay); err != nil {
 			return err
 		}
@@ -602,7 +556,7 @@ add rule inet netlab input tcp %[2]s %[3]d drop`, set, r.here, port, r.peer))
 			}
 		}
 		return sleep(l.ctx, finRetrans)
-	}, nil
+	})
 }
 
 // hold makes each veth end queue what it sends to the other: the peer's
@@ -699,18 +653,7 @@ func playSynRecv(l *Lab, port uint16, n int) (func() error, error) {
 }
 
 func playReset(l *Lab, port uint16, n int) (func() error, error) {
-	ln, err := l.Server.Listen(port)
-	if err != nil {
-		return nil, err
-	}
-	return func() error {
-		ps, err := l.open(ln, port, n)
-		if err != nil {
-			return err
-		}
-		if err := exchange(ps); err != nil {
-			return err
-		}
+	return withConnections(l, port, n, func(ps []pair) error {
 		for _, p := range ps {
 			if err := p.c.SetLinger(0); err != nil {
 				return err
@@ -723,7 +666,7 @@ func playReset(l *Lab, port uint16, n int) (func() error, error) {
 			}
 		}
 		return sleep(l.ctx, ackDelay)
-	}, nil
+	})
 }
 
 // expectReset reads c until the peer's RST.
