@@ -191,3 +191,33 @@ func TestTrackAllocs(t *testing.T) {
 		t.Errorf("%.1f allocations per segment, want 0", allocs)
 	}
 }
+
+// TestPickupAllocs asserts that picking up flows mid-stream allocates
+// nothing once a full table is recycling them.
+func TestPickupAllocs(t *testing.T) {
+	tr := New(Config{MaxFlows: 64})
+	now := time.Unix(1700000000, 0)
+	server := netip.MustParseAddrPort("192.0.2.2:443")
+	n := 0
+	var a, b Segment // outside the closure: Track keeps no pointer, but escape analysis cannot tell
+	pickup := func() {
+		n++
+		now = now.Add(time.Microsecond)
+		c := netip.AddrFrom4([4]byte{198, 18, byte(n >> 8), byte(n)})
+		a = Segment{Time: now, Src: c, SrcPort: 40000, Dst: server.Addr(), DstPort: server.Port(),
+			Flags: ACK | PSH, Seq: 1000, Ack: 5000, PayloadLen: 10, Window: 500}
+		tr.Track(&a)
+		b = Segment{Time: now, Src: server.Addr(), SrcPort: server.Port(), Dst: c, DstPort: 40000,
+			Flags: ACK, Seq: 5000, Ack: 1010, Window: 500}
+		tr.Track(&b)
+	}
+	for range 1000 {
+		pickup()
+	}
+	if allocs := testing.AllocsPerRun(1000, pickup); allocs != 0 {
+		t.Errorf("%.2f allocations per picked-up flow, want 0", allocs)
+	}
+	if st := tr.Stats(); st.States[Established] != 128 || st.Evictions[EvictIdle] == 0 {
+		t.Errorf("states %v evictions %v: want 64 flows of two ESTABLISHED endpoints, idle ones evicted", st.States, st.Evictions)
+	}
+}

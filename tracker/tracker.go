@@ -35,6 +35,10 @@ type Tracker struct {
 	listeners map[listenKey]bool // value: passes Config.Local
 	stats     Stats
 	tr        Transition // reused for OnTransition so that it does not escape
+	// replay holds a segment the tracker rebuilt (a pickup's first segment,
+	// a held SYN) while it runs through the rulebook; a local would escape
+	// through Transition.Cause and cost an allocation each time.
+	replay Segment
 }
 
 // New returns an empty Tracker.
@@ -219,14 +223,15 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 	for e := range c.ep {
 		t.setState(c, &c.ep[e], Established, nil, "pickup")
 	}
-	first := Segment{Time: seg.Time, Seq: uint32(f.seq), Ack: uint32(f.ack), Flags: f.flags,
+	first := &t.replay
+	*first = Segment{Time: seg.Time, Seq: uint32(f.seq), Ack: uint32(f.ack), Flags: f.flags,
 		Window: f.window, PayloadLen: f.len}
 	if f.from == uint8(side) {
 		first.Src, first.SrcPort, first.Dst, first.DstPort = seg.Src, seg.SrcPort, seg.Dst, seg.DstPort
 	} else {
 		first.Src, first.SrcPort, first.Dst, first.DstPort = seg.Dst, seg.DstPort, seg.Src, seg.SrcPort
 	}
-	t.step(i, int(f.from), &first, now)
+	t.step(i, int(f.from), first, now)
 	return true
 }
 
@@ -257,10 +262,11 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 	}
 	if c.flags&flowPending != 0 && uint8(side) != c.pendFrom && Seq(seg.Ack) == c.pendSyn.Add(1) {
 		// The peer answered the held SYN: it was a new connection.
-		syn := Segment{Time: seg.Time, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
+		syn := &t.replay
+		*syn = Segment{Time: seg.Time, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
 			VLAN: seg.VLAN, Seq: uint32(c.pendSyn), Flags: SYN}
 		t.restart(i, 1-side, now)
-		t.step(i, 1-side, &syn, now)
+		t.step(i, 1-side, syn, now)
 		return true
 	}
 	if !snd.has(sentSyn) || c.flags&flowPickup != 0 {
