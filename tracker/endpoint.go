@@ -27,7 +27,20 @@ const (
 	doubtGotFin
 	doubtSynAcked
 	doubtFinAcked
+	// local is not evidence: the endpoint's address passes Config.Local.
+	local
 )
+
+// The high bits of facts hold the endpoint's state and window shift, so
+// that an endpoint takes 28 bytes and a flow 88 (see conn).
+const (
+	wscaleShift = 20 // bits 20-23: shift applied to its advertised windows
+	stateShift  = 24 // bits 24-27: its state, as derive last found it
+	fieldMask   = 0xf
+)
+
+// A State must fit in its four bits of facts.
+const _ = uint(fieldMask - (NumStates - 1))
 
 // endpoint is one side of a flow.
 //
@@ -40,14 +53,37 @@ type endpoint struct {
 	nxt    Seq    // one past the highest sequence number it has sent
 	acked  Seq    // highest acknowledgment number it has sent
 	wnd    uint32 // its last advertised receive window, scaled
-	since  tick   // capture time it entered state
-	last   tick   // capture time it last sent a segment
-	state  State
-	local  bool  // passes Config.Local
-	wscale uint8 // shift applied to its advertised windows
+	// mark is when its state's timer started: the capture time it entered
+	// its state, or, in a state whose timer runs from its last segment
+	// (see lastCounts), the time of that segment if later.
+	mark tick
 }
 
 func (e *endpoint) has(f facts) bool { return e.facts&f == f }
+
+func (e *endpoint) state() State { return State(e.facts >> stateShift & fieldMask) }
+
+func (e *endpoint) putState(s State) {
+	e.facts = e.facts&^(fieldMask<<stateShift) | facts(s)<<stateShift
+}
+
+func (e *endpoint) wscale() uint8 { return uint8(e.facts >> wscaleShift & fieldMask) }
+
+func (e *endpoint) putWScale(w uint8) {
+	e.facts = e.facts&^(fieldMask<<wscaleShift) | facts(w)<<wscaleShift
+}
+
+// lastCounts reports whether e's timer runs from its last segment rather
+// than from its entry into its state: a handshake lives as long as it is
+// retried, and a flow that never showed itself or is over lingers a while
+// after its last stray segment.
+func (e *endpoint) lastCounts() bool {
+	switch e.state() {
+	case Unknown, SynSent, SynRecv, Close:
+		return true
+	}
+	return false
+}
 
 // acks reports whether e has been seen acknowledging s, that is, receiving
 // everything before s.
@@ -119,11 +155,11 @@ func (e *endpoint) window(seg *Segment) uint32 {
 	if seg.Flags&SYN != 0 {
 		return uint32(seg.Window) // never scaled (RFC 7323 2.2)
 	}
-	return uint32(seg.Window) << e.wscale
+	return uint32(seg.Window) << e.wscale()
 }
 
 // send applies seg to e, the endpoint that sent it.
-func (e *endpoint) send(seg *Segment, peer *endpoint, now tick) {
+func (e *endpoint) send(seg *Segment, peer *endpoint) {
 	seq := Seq(seg.Seq)
 	end := seq.Add(seg.PayloadLen)
 	if seg.Flags&SYN != 0 {
@@ -137,7 +173,7 @@ func (e *endpoint) send(seg *Segment, peer *endpoint, now tick) {
 			}
 			if seg.Options.HasWScale {
 				e.facts |= wsOffered
-				e.wscale = min(seg.Options.WScale, 14)
+				e.putWScale(min(seg.Options.WScale, 14))
 			}
 		case seq == e.isn && synAck && !e.has(sentSynAck):
 			// Simultaneous open: the same SYN again, now acking the peer's.
@@ -213,7 +249,6 @@ func (e *endpoint) send(seg *Segment, peer *endpoint, now tick) {
 		e.facts |= hasNxt
 	}
 	e.wnd = e.window(seg)
-	e.last = now
 }
 
 // receive applies seg, sent by peer, to e as the endpoint it was sent to.
@@ -240,6 +275,7 @@ func (e *endpoint) receive(seg *Segment) {
 // scaling is in force only when both offered it (RFC 7323 1.3).
 func scaleWindows(a, b *endpoint) {
 	if !a.has(wsOffered) || !b.has(wsOffered) {
-		a.wscale, b.wscale = 0, 0
+		a.putWScale(0)
+		b.putWScale(0)
 	}
 }

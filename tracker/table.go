@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 )
 
 // table holds the flows: a slab of conns reused through a free list, an
@@ -29,9 +30,7 @@ type table struct {
 	v6    chunked[[2][16]byte]
 	v6n   int32   // IPv6 address pairs handed out
 	v6buf []int32 // free IPv6 address pairs
-	// firsts holds the first segment of each picked-up flow that has not
-	// proven itself yet, by slot.
-	firsts map[int32]firstSeg
+	asides map[int32]aside // by slot
 	sink   uint64 // see warm
 }
 
@@ -49,7 +48,7 @@ func (x timer) slot() int32 { return int32(uint32(x)) }
 const maxLoad = 13
 
 func newTable(maxFlows int) table {
-	t := table{free: -1, firsts: make(map[int32]firstSeg)}
+	t := table{free: -1, asides: make(map[int32]aside)}
 	for i := range t.head {
 		t.head[i], t.tail[i] = -1, -1
 	}
@@ -182,29 +181,28 @@ func (t *table) flow(c *conn) Flow {
 func (t *table) remove(i int32) {
 	c := t.at(i)
 	t.unlink(i)
-	t.setDeadline(i, 0)
+	t.refile(i, 0)
 	k := t.key(c)
 	t.index.del(k.hash, i)
 	if c.key.fam == famV6 {
 		t.v6buf = append(t.v6buf, int32(c.key.a))
 	}
-	t.dropFirst(i)
+	t.dropAside(i)
 	c.class, c.next = classFree, t.free
 	t.free = i
 	t.n--
 }
 
-// keepFirst keeps f, the first segment of the picked-up flow in slot i,
-// until dropFirst.
-func (t *table) keepFirst(i int32, f firstSeg) { t.firsts[i] = f }
+// keepAside keeps a for the flow in slot i until dropAside.
+func (t *table) keepAside(i int32, a aside) { t.asides[i] = a }
 
-// first returns the first segment kept for slot i.
-func (t *table) first(i int32) firstSeg { return t.firsts[i] }
+// aside returns what is kept aside for slot i.
+func (t *table) aside(i int32) aside { return t.asides[i] }
 
-// dropFirst forgets the first segment kept for slot i, if any.
-func (t *table) dropFirst(i int32) {
-	if len(t.firsts) > 0 {
-		delete(t.firsts, i)
+// dropAside forgets what is kept aside for slot i, if anything.
+func (t *table) dropAside(i int32) {
+	if len(t.asides) > 0 {
+		delete(t.asides, i)
 	}
 }
 
@@ -258,33 +256,46 @@ func (t *table) victim() (int32, EvictReason) {
 	return -1, 0
 }
 
-// deadline returns slot i's timer, 0 when none is set.
-func (t *table) deadline(i int32) tick {
-	if h := t.at(i).heapIdx; h >= 0 {
-		return t.timer.at(h).when()
-	}
-	return 0
-}
-
-// setDeadline schedules slot i's timer at d; 0 cancels it.
+// setDeadline makes sure that slot i comes due (see due) no later than d;
+// 0 is no deadline. It moves a timer only earlier: most segments move
+// their flow's deadline later (a handshake retried, a closed flow's stray),
+// and a timer that comes due early is filed again by the caller (refile)
+// once, instead of moving through the heap on every segment.
 func (t *table) setDeadline(i int32, d tick) {
 	c := t.at(i)
 	h := c.heapIdx
 	switch {
+	case d == 0:
+	case h < 0:
+		t.heapPush(i, d)
+	case d < t.timer.at(h).when():
+		*t.timer.at(h) = timer(d)<<32 | timer(uint32(i))
+		t.up(h)
+	}
+}
+
+// refile sets slot i's timer to exactly d, 0 cancelling it.
+func (t *table) refile(i int32, d tick) {
+	h := t.at(i).heapIdx
+	switch {
 	case h < 0 && d == 0:
 	case h < 0:
-		h = t.nt
-		t.nt++
-		t.timer.grow(t.nt)
-		*t.timer.at(h) = timer(d)<<32 | timer(uint32(i))
-		c.heapIdx = h
-		t.up(h)
+		t.heapPush(i, d)
 	case d == 0:
 		t.heapRemove(h)
-	case t.timer.at(h).when() != d:
+	default:
 		*t.timer.at(h) = timer(d)<<32 | timer(uint32(i))
 		t.fix(h)
 	}
+}
+
+func (t *table) heapPush(i int32, d tick) {
+	h := t.nt
+	t.nt++
+	t.timer.grow(t.nt)
+	*t.timer.at(h) = timer(d)<<32 | timer(uint32(i))
+	t.at(i).heapIdx = h
+	t.up(h)
 }
 
 // due returns the slot with the earliest deadline at or before now, or -1.
@@ -371,7 +382,7 @@ func (t *table) put(h int32, x timer) {
 // rebase moves every stored time shift ticks earlier (see tick). Times
 // that would fall before the epoch become 0, deadlines 1: they are due.
 func (t *table) rebase(shift int64) {
-	mark := func(x *tick) {
+	move := func(x *tick) {
 		if int64(*x) > shift {
 			*x -= tick(shift)
 		} else {
@@ -383,16 +394,14 @@ func (t *table) rebase(shift int64) {
 		if c.class == classFree {
 			continue
 		}
-		mark(&c.lastSeen)
 		for e := range c.ep {
-			mark(&c.ep[e].since)
-			mark(&c.ep[e].last)
+			move(&c.ep[e].mark)
 		}
 	}
 	for h := range t.nt {
 		x := t.timer.at(h)
 		d := x.when()
-		mark(&d)
+		move(&d)
 		*x = timer(max(d, 1))<<32 | timer(uint32(x.slot()))
 	}
 }
@@ -453,7 +462,18 @@ func (x *index) resize(n int) {
 			x.place(e)
 		}
 	}
+	if len(old) >= collectAt {
+		// The old index is garbage a tenth the size of the flows, and
+		// nothing else the tracker does makes garbage to prompt a
+		// collection: collect it now, so that the flows added next take
+		// its pages instead of new ones from the system.
+		old = nil
+		runtime.GC()
+	}
 }
+
+// collectAt is the length of an index worth a collection when dropped: 8 MB.
+const collectAt = 1 << 20
 
 // home returns the position where a key with hash h belongs: the hash
 // scaled to the length, so that the length need not be a power of two.

@@ -116,38 +116,40 @@ func (t *Tracker) open(key flowKey, side int, seg *Segment, now tick) int32 {
 	default:
 		c.client = guessClient(key.pa, key.pb)
 		c.flags |= flowPickup
-		t.flows.keepFirst(i, firstSeg{seq: Seq(seg.Seq), ack: Seq(seg.Ack), len: seg.PayloadLen,
+		t.flows.keepAside(i, aside{seq: Seq(seg.Seq), ack: Seq(seg.Ack), len: seg.PayloadLen,
 			flags: seg.Flags, window: seg.Window, from: uint8(side)})
 	}
-	c.lastSeen = now
+	c.ep[side].mark = now
 	t.flows.setDeadline(i, t.deadline(c))
 	return i
 }
 
 func (t *Tracker) initEndpoints(c *conn, side int, seg *Segment) {
-	snd, rcv := &c.ep[side], &c.ep[1-side]
-	*snd = endpoint{local: t.isLocal(seg.Src)}
-	*rcv = endpoint{local: t.isLocal(seg.Dst)}
+	c.ep[side] = endpoint{facts: t.isLocal(seg.Src)}
+	c.ep[1-side] = endpoint{facts: t.isLocal(seg.Dst)}
 }
 
-func (t *Tracker) isLocal(a netip.Addr) bool {
+// isLocal returns the local fact if a passes Config.Local, else none.
+func (t *Tracker) isLocal(a netip.Addr) facts {
 	if len(t.cfg.Local) == 0 {
-		return true
+		return local
 	}
 	for _, p := range t.cfg.Local {
 		if p.Contains(a) {
-			return true
+			return local
 		}
 	}
-	return false
+	return 0
 }
 
 // step applies seg, sent by side, to flow i: a send event for the sender
 // and a receive event for the receiver, by one rulebook.
 func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 	c := t.flows.at(i)
-	c.lastSeen = now
 	snd, rcv := &c.ep[side], &c.ep[1-side]
+	if snd.lastCounts() {
+		snd.mark = now
+	}
 
 	if c.flags&flowPickup != 0 && c.flags&flowProven == 0 && !t.prove(i, side, seg, now) {
 		t.settle(i, side, seg)
@@ -180,7 +182,7 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 			c.flags |= flowGap
 			rcv.nxt = Seq(seg.Ack)
 		}
-		snd.send(seg, rcv, now)
+		snd.send(seg, rcv)
 		rcv.receive(seg)
 		if seg.Flags&(SYN|ACK) == SYN|ACK {
 			scaleWindows(snd, rcv)
@@ -199,7 +201,7 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 // seg should now go through the rulebook.
 func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 	c := t.flows.at(i)
-	f := t.flows.first(i)
+	f := t.flows.aside(i)
 	switch {
 	case c.ep[0].has(closed):
 		return seg.Flags&SYN != 0 // reset before it proved anything: only a new SYN revives the 4-tuple
@@ -213,11 +215,11 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 		return false // the same segment again
 	}
 	c.flags |= flowProven
-	t.flows.dropFirst(i)
+	t.flows.dropAside(i)
 	for e := range c.ep {
 		ep := &c.ep[e]
 		ep.facts |= sentSyn | gotSyn | synAcked
-		ep.wscale = assumedWScale
+		ep.putWScale(assumedWScale)
 	}
 	// Both endpoints are ESTABLISHED unless the first segment says more.
 	for e := range c.ep {
@@ -256,15 +258,15 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 		// A SYN on a live connection is an old duplicate or a new
 		// connection after a crash; only an answer tells which.
 		c.flags |= flowPending
-		c.pendSyn, c.pendFrom = seq, uint8(side)
+		t.flows.keepAside(i, aside{seq: seq, from: uint8(side)})
 		t.stats.Ignored++
 		return false
 	}
-	if c.flags&flowPending != 0 && uint8(side) != c.pendFrom && Seq(seg.Ack) == c.pendSyn.Add(1) {
+	if p := t.flows.aside(i); c.flags&flowPending != 0 && uint8(side) != p.from && Seq(seg.Ack) == p.seq.Add(1) {
 		// The peer answered the held SYN: it was a new connection.
 		syn := &t.replay
 		*syn = Segment{Time: seg.Time, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
-			VLAN: seg.VLAN, Seq: uint32(c.pendSyn), Flags: SYN}
+			VLAN: seg.VLAN, Seq: uint32(p.seq), Flags: SYN}
 		t.restart(i, 1-side, now)
 		t.step(i, 1-side, syn, now)
 		return true
@@ -283,7 +285,7 @@ func (c *conn) finished() bool {
 		return true
 	}
 	for e := range c.ep {
-		switch c.ep[e].state {
+		switch c.ep[e].state() {
 		case Unknown, Close, TimeWait:
 		default:
 			return false
@@ -297,18 +299,18 @@ func (c *conn) finished() bool {
 func (t *Tracker) restart(i int32, side int, now tick) {
 	c := t.flows.at(i)
 	for e := range c.ep {
-		if c.ep[e].state.Counted() {
+		if c.ep[e].state().Counted() {
 			t.setState(c, &c.ep[e], Close, nil, "reused")
 		}
 	}
 	for e := range c.ep {
 		ep := &c.ep[e]
 		// Its state is Close or Unknown now: neither is counted.
-		*ep = endpoint{local: ep.local, since: now}
+		*ep = endpoint{facts: ep.facts & local, mark: now}
 	}
 	c.client = uint8(side)
 	c.flags = 0
-	t.flows.dropFirst(i)
+	t.flows.dropAside(i)
 }
 
 // settle derives both endpoints' states after flow i changed, the sender
@@ -317,7 +319,7 @@ func (t *Tracker) settle(i int32, side int, cause *Segment) {
 	c := t.flows.at(i)
 	for e := range c.ep {
 		ep := &c.ep[e^side]
-		if s := ep.derive(); s != ep.state {
+		if s := ep.derive(); s != ep.state() {
 			t.setState(c, ep, s, cause, "")
 		}
 	}
@@ -328,17 +330,18 @@ func (t *Tracker) settle(i int32, side int, cause *Segment) {
 // deadline returns when flow c's next timer runs out, or 0.
 func (t *Tracker) deadline(c *conn) tick {
 	if c.class == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
-		// Kept a while to absorb stray segments, then forgotten.
-		return c.lastSeen + t.tw
+		// Kept a while to absorb stray segments, then forgotten. Both
+		// endpoints' marks are their last segments (see lastCounts).
+		return max(c.ep[0].mark, c.ep[1].mark) + t.tw
 	}
 	var d tick
 	for e := range c.ep {
 		var x tick
-		switch ep := &c.ep[e]; ep.state {
+		switch ep := &c.ep[e]; ep.state() {
 		case TimeWait:
-			x = ep.since + t.tw
+			x = ep.mark + t.tw
 		case SynSent, SynRecv:
-			x = max(ep.since, ep.last) + t.hs
+			x = ep.mark + t.hs
 		}
 		if x != 0 && (d == 0 || x < d) {
 			d = x
@@ -347,37 +350,42 @@ func (t *Tracker) deadline(c *conn) tick {
 	return d
 }
 
-// expire runs the timers of flow i that are due.
+// expire runs the timers of flow i, whose timer came due. A timer is not
+// moved when its flow's deadline moves later or goes (see
+// table.setDeadline), so it may come due early: then it is filed again.
 func (t *Tracker) expire(i int32) {
 	c := t.flows.at(i)
+	if d := t.deadline(c); d == 0 || d > t.nowT {
+		t.flows.refile(i, d)
+		return
+	}
 	if c.class == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
 		t.forget(i)
 		return
 	}
 	for e := range c.ep {
 		ep := &c.ep[e]
-		switch ep.state {
+		switch ep.state() {
 		case TimeWait:
-			if ep.since+t.tw <= t.nowT {
+			if ep.mark+t.tw <= t.nowT {
 				ep.facts |= closed
 			}
 		case SynSent, SynRecv:
-			if max(ep.since, ep.last)+t.hs <= t.nowT {
+			if ep.mark+t.hs <= t.nowT {
 				ep.facts |= closed
 			}
 		}
 	}
-	old := t.flows.deadline(i)
 	for e := range c.ep {
-		if ep := &c.ep[e]; ep.has(closed) && ep.state != Close {
+		if ep := &c.ep[e]; ep.has(closed) && ep.state() != Close {
 			t.setState(c, ep, Close, nil, "timer")
 		}
 	}
 	t.flows.touch(i, c.classify())
-	if d := t.deadline(c); d != old || d > t.nowT {
-		t.flows.setDeadline(i, d)
+	if d := t.deadline(c); d == 0 || d > t.nowT {
+		t.flows.refile(i, d)
 	} else {
-		t.forget(i)
+		t.forget(i) // a timer that closed nothing: nothing will
 	}
 }
 
@@ -391,7 +399,7 @@ func (t *Tracker) evict(i int32, why EvictReason) {
 func (t *Tracker) forget(i int32) {
 	c := t.flows.at(i)
 	for e := range c.ep {
-		if c.ep[e].state.Counted() {
+		if c.ep[e].state().Counted() {
 			t.setState(c, &c.ep[e], Unknown, nil, "forgotten")
 		}
 	}
@@ -401,16 +409,18 @@ func (t *Tracker) forget(i int32) {
 // setState is the one place an endpoint's state changes: it keeps the
 // counts and the transition counters, infers listeners, and reports.
 func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reason string) {
-	from := e.state
+	from := e.state()
 	when := t.now
 	if cause != nil {
 		when = cause.Time.UnixNano()
 	}
-	e.state, e.since = to, t.ticks(when)
+	e.putState(to)
+	e.mark = t.ticks(when)
 	if from == Unknown && to == Close {
 		return // an endpoint that never showed itself, refused or reset: nothing to report
 	}
-	if e.local {
+	isLocal := e.has(local)
+	if isLocal {
 		if from.Counted() {
 			t.stats.States[from]--
 		}
@@ -423,7 +433,7 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 	case from == Unknown && to == SynRecv && e.has(passive):
 		from = Listen
 		a := t.flows.addr(c, c.side(e))
-		t.addListener(listenKey{a.Addr(), a.Port(), c.key.vlan}, e.local)
+		t.addListener(listenKey{a.Addr(), a.Port(), c.key.vlan}, isLocal)
 	case from == Unknown && to == SynSent:
 		from = Close
 	}
@@ -494,11 +504,11 @@ func (t *Tracker) Sockets(fn func(Socket)) {
 		}
 		for e := range c.ep {
 			ep, peer := &c.ep[e], &c.ep[1-e]
-			if !ep.state.Counted() || !ep.local {
+			if !ep.state().Counted() || !ep.has(local) {
 				continue
 			}
 			fn(Socket{
-				State:    ep.state,
+				State:    ep.state(),
 				Local:    t.flows.addr(c, e),
 				Peer:     t.flows.addr(c, 1-e),
 				VLAN:     c.key.vlan,
