@@ -61,7 +61,7 @@ func (t *table) warm(segs []Segment, full bool) {
 	for j := range segs {
 		if e := x.e[pos[j]]; e != 0 && uint32(e>>32) == hash[j] {
 			c := t.at(int32(uint32(e)) - 1)
-			sink += uint64(c.key.a) + uint64(c.ep[0].facts)
+			sink += uint64(c.a) + uint64(c.ep[0].facts)
 		}
 	}
 	t.sink = sink

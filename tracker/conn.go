@@ -52,17 +52,7 @@ func as16(hi, lo uint64) [16]byte {
 	return b
 }
 
-// slotKey is a flowKey as a conn keeps it: an IPv4 flow's addresses in
-// place, an IPv6 flow's in the table's side array (table.v6), so that the
-// common case takes 16 bytes instead of 40.
-type slotKey struct {
-	a, b   uint32 // IPv4 addresses; for famV6, a is the index in table.v6
-	pa, pb uint16
-	vlan   uint16
-	fam    uint8
-}
-
-// Address families of a slotKey.
+// Address families of a conn's key (conn.fam).
 const (
 	famV4   = iota
 	fam4in6 // IPv4 addresses seen in IPv6 packets: reported in that form
@@ -78,13 +68,26 @@ const (
 	numClasses
 )
 
-// Flow flags.
+// Flow flags, the low bits of conn.flags.
 const (
 	flowPickup  uint8 = 1 << iota // the handshake was not seen
 	flowProven                    // a picked-up flow showed two-way life
 	flowGap                       // an ACK covered bytes the capture never showed
 	flowPending                   // a SYN on a live flow awaits its answer (kept aside)
+	flowFlags   = 1<<iota - 1
 )
+
+// The high bits of conn.flags hold which side is the client (bit 4) and
+// the eviction class (bits 5 and 6), so that the flow's bookkeeping takes
+// one byte.
+const (
+	clientShift = 4
+	classShift  = 5
+	classMask   = 3
+)
+
+// A class, classFree included, must fit in its two bits of conn.flags.
+const _ = uint(classMask - classFree)
 
 // aside is a segment kept beside a flow for later, in a map (see
 // table.keepAside) since few flows ever need one: the first segment of a
@@ -99,19 +102,37 @@ type aside struct {
 	from     uint8
 }
 
-// conn is one flow: two endpoints and the table's bookkeeping. It holds no
-// pointer, so that the garbage collector never scans the table, and its
-// fields are laid out without holes: 88 bytes, so that a million flows
-// take 88 MB.
+// conn is one flow: two endpoints, the flow key and the table's
+// bookkeeping. It holds no pointer, so that the garbage collector never
+// scans the table, and its fields are laid out without holes: 80 bytes, so
+// that a million flows take 80 MB.
+//
+// The key is kept in place for IPv4: the addresses here, the ports in the
+// endpoints. An IPv6 flow's addresses are in the table's side array
+// (table.v6), so that the common case takes 12 bytes instead of 40.
 type conn struct {
 	ep      [2]endpoint
-	key     slotKey
-	client  uint8 // index into ep of the client
-	flags   uint8
-	class   uint8 // eviction class, or classFree on the free list
+	a, b    uint32 // sides a's and b's IPv4 addresses; for famV6, a is the index in table.v6
+	vlan    uint16
+	fam     uint8
+	flags   uint8 // flow flags, client and class (see clientShift)
 	prev    int32 // neighbours in the class list; next chains the free list
 	next    int32
 	heapIdx int32 // position in the timer heap, -1 when no timer is filed
+}
+
+// client returns the index into ep of the client.
+func (c *conn) client() int { return int(c.flags >> clientShift & 1) }
+
+func (c *conn) setClient(side int) {
+	c.flags = c.flags&^(1<<clientShift) | uint8(side)<<clientShift
+}
+
+// class returns the eviction class, or classFree on the free list.
+func (c *conn) class() uint8 { return c.flags >> classShift & classMask }
+
+func (c *conn) setClass(cls uint8) {
+	c.flags = c.flags&^(classMask<<classShift) | cls<<classShift
 }
 
 // classify returns the eviction class the flow belongs in.
@@ -133,7 +154,7 @@ func (c *conn) classify() uint8 {
 
 // guessClient picks the client of a flow whose SYN was not seen: the side
 // on a well-known port, else the side on an ephemeral one, is the other.
-func guessClient(pa, pb uint16) uint8 {
+func guessClient(pa, pb uint16) int {
 	switch {
 	case pa < 1024 && pb >= 1024:
 		return 1

@@ -27,12 +27,13 @@ const (
 	doubtGotFin
 	doubtSynAcked
 	doubtFinAcked
-	// local is not evidence: the endpoint's address passes Config.Local.
-	local
+	// Not evidence, but kept with it:
+	local     // its address passes Config.Local
+	synWindow // its last window came in a SYN, so it is not scaled
 )
 
 // The high bits of facts hold the endpoint's state and window shift, so
-// that an endpoint takes 28 bytes and a flow 88 (see conn).
+// that an endpoint takes 28 bytes and a flow 80 (see conn).
 const (
 	wscaleShift = 20 // bits 20-23: shift applied to its advertised windows
 	stateShift  = 24 // bits 24-27: its state, as derive last found it
@@ -44,19 +45,19 @@ const _ = uint(fieldMask - (NumStates - 1))
 
 // endpoint is one side of a flow.
 //
-// Its address and port are not kept here: they are the flow key's, on the
-// endpoint's side (see table.addr).
+// Its address is not kept here but in the flow (see table.addr).
 type endpoint struct {
 	facts  facts
-	isn    Seq    // its initial sequence number
-	finSeq Seq    // sequence number of its FIN
-	nxt    Seq    // one past the highest sequence number it has sent
-	acked  Seq    // highest acknowledgment number it has sent
-	wnd    uint32 // its last advertised receive window, scaled
+	isn    Seq // its initial sequence number
+	finSeq Seq // sequence number of its FIN
+	nxt    Seq // one past the highest sequence number it has sent
+	acked  Seq // highest acknowledgment number it has sent
 	// mark is when its state's timer started: the capture time it entered
 	// its state, or, in a state whose timer runs from its last segment
 	// (see lastCounts), the time of that segment if later.
 	mark tick
+	win  uint16 // its last advertised receive window as sent (see window)
+	port uint16
 }
 
 func (e *endpoint) has(f facts) bool { return e.facts&f == f }
@@ -150,12 +151,12 @@ func (e *endpoint) synchronized() bool {
 	return e.has(synAcked) || e.has(sentFin)
 }
 
-// window scales a window field that e advertised.
-func (e *endpoint) window(seg *Segment) uint32 {
-	if seg.Flags&SYN != 0 {
-		return uint32(seg.Window) // never scaled (RFC 7323 2.2)
+// window returns e's last advertised receive window, scaled.
+func (e *endpoint) window() uint32 {
+	if e.has(synWindow) {
+		return uint32(e.win) // never scaled (RFC 7323 2.2)
 	}
-	return uint32(seg.Window) << e.wscale()
+	return uint32(e.win) << e.wscale()
 }
 
 // send applies seg to e, the endpoint that sent it.
@@ -248,7 +249,12 @@ func (e *endpoint) send(seg *Segment, peer *endpoint) {
 		e.nxt = end
 		e.facts |= hasNxt
 	}
-	e.wnd = e.window(seg)
+	e.win = seg.Window
+	if seg.Flags&SYN != 0 {
+		e.facts |= synWindow
+	} else {
+		e.facts &^= synWindow
+	}
 }
 
 // receive applies seg, sent by peer, to e as the endpoint it was sent to.

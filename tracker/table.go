@@ -80,17 +80,16 @@ func (t *table) lookup(k *flowKey) (int32, bool) {
 }
 
 func (t *table) matches(c *conn, k *flowKey) bool {
-	s := &c.key
-	if s.pa != k.pa || s.pb != k.pb || s.vlan != k.vlan {
+	if c.ep[0].port != k.pa || c.ep[1].port != k.pb || c.vlan != k.vlan {
 		return false
 	}
 	if k.v4() {
-		return s.fam != famV6 && s.a == uint32(k.alo) && s.b == uint32(k.blo)
+		return c.fam != famV6 && c.a == uint32(k.alo) && c.b == uint32(k.blo)
 	}
-	if s.fam != famV6 {
+	if c.fam != famV6 {
 		return false
 	}
-	p := t.v6.at(int32(s.a))
+	p := t.v6.at(int32(c.a))
 	return p[0] == as16(k.ahi, k.alo) && p[1] == as16(k.bhi, k.blo)
 }
 
@@ -108,21 +107,23 @@ func (t *table) insert(k *flowKey, as4in6 bool) int32 {
 		t.conns.grow(t.used)
 	}
 	c := t.at(i)
-	*c = conn{key: t.store(k, as4in6), heapIdx: -1, class: classHalfOpen}
+	*c = conn{heapIdx: -1}
+	t.store(c, k, as4in6)
+	c.setClass(classHalfOpen)
 	t.index.add(k.hash, i)
 	t.n++
 	t.link(i)
 	return i
 }
 
-// store returns k as a conn keeps it.
-func (t *table) store(k *flowKey, as4in6 bool) slotKey {
-	s := slotKey{pa: k.pa, pb: k.pb, vlan: k.vlan}
+// store keeps k in c.
+func (t *table) store(c *conn, k *flowKey, as4in6 bool) {
+	c.ep[0].port, c.ep[1].port, c.vlan = k.pa, k.pb, k.vlan
 	switch {
 	case k.v4() && as4in6:
-		s.fam, s.a, s.b = fam4in6, uint32(k.alo), uint32(k.blo)
+		c.fam, c.a, c.b = fam4in6, uint32(k.alo), uint32(k.blo)
 	case k.v4():
-		s.fam, s.a, s.b = famV4, uint32(k.alo), uint32(k.blo)
+		c.fam, c.a, c.b = famV4, uint32(k.alo), uint32(k.blo)
 	default:
 		var j int32
 		if n := len(t.v6buf); n > 0 {
@@ -134,21 +135,19 @@ func (t *table) store(k *flowKey, as4in6 bool) slotKey {
 			t.v6.grow(t.v6n)
 		}
 		*t.v6.at(j) = [2][16]byte{as16(k.ahi, k.alo), as16(k.bhi, k.blo)}
-		s.fam, s.a = famV6, uint32(j)
+		c.fam, c.a = famV6, uint32(j)
 	}
-	return s
 }
 
 // key returns the flowKey of conn c.
 func (t *table) key(c *conn) flowKey {
-	s := &c.key
-	k := flowKey{pa: s.pa, pb: s.pb, vlan: s.vlan}
-	if s.fam == famV6 {
-		p := t.v6.at(int32(s.a))
+	k := flowKey{pa: c.ep[0].port, pb: c.ep[1].port, vlan: c.vlan}
+	if c.fam == famV6 {
+		p := t.v6.at(int32(c.a))
 		k.ahi, k.alo = binary.BigEndian.Uint64(p[0][:8]), binary.BigEndian.Uint64(p[0][8:])
 		k.bhi, k.blo = binary.BigEndian.Uint64(p[1][:8]), binary.BigEndian.Uint64(p[1][8:])
 	} else {
-		k.alo, k.blo = 0xffff<<32|uint64(s.a), 0xffff<<32|uint64(s.b)
+		k.alo, k.blo = 0xffff<<32|uint64(c.a), 0xffff<<32|uint64(c.b)
 	}
 	k.hash = t.index.hash(&k)
 	return k
@@ -156,25 +155,24 @@ func (t *table) key(c *conn) flowKey {
 
 // addr returns the address and port of side (0 for a, 1 for b) of c.
 func (t *table) addr(c *conn, side int) netip.AddrPort {
-	s := &c.key
-	port, a := s.pa, s.a
+	port, a := c.ep[side].port, c.a
 	if side == 1 {
-		port, a = s.pb, s.b
+		a = c.b
 	}
-	switch s.fam {
+	switch c.fam {
 	case famV4:
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), port)
 	case fam4in6:
 		return netip.AddrPortFrom(netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff,
 			12: byte(a >> 24), 13: byte(a >> 16), 14: byte(a >> 8), 15: byte(a)}), port)
 	}
-	return netip.AddrPortFrom(netip.AddrFrom16(t.v6.at(int32(s.a))[side]), port)
+	return netip.AddrPortFrom(netip.AddrFrom16(t.v6.at(int32(c.a))[side]), port)
 }
 
 // flow returns the name of c, client first.
 func (t *table) flow(c *conn) Flow {
-	cl := int(c.client)
-	return Flow{VLAN: c.key.vlan, Src: t.addr(c, cl), Dst: t.addr(c, 1-cl)}
+	cl := c.client()
+	return Flow{VLAN: c.vlan, Src: t.addr(c, cl), Dst: t.addr(c, 1-cl)}
 }
 
 // remove frees slot i. Its endpoints must already be out of the counts.
@@ -184,11 +182,12 @@ func (t *table) remove(i int32) {
 	t.refile(i, 0)
 	k := t.key(c)
 	t.index.del(k.hash, i)
-	if c.key.fam == famV6 {
-		t.v6buf = append(t.v6buf, int32(c.key.a))
+	if c.fam == famV6 {
+		t.v6buf = append(t.v6buf, int32(c.a))
 	}
 	t.dropAside(i)
-	c.class, c.next = classFree, t.free
+	c.setClass(classFree)
+	c.next = t.free
 	t.free = i
 	t.n--
 }
@@ -209,17 +208,17 @@ func (t *table) dropAside(i int32) {
 // touch moves slot i to the newest end of the list of class cls.
 func (t *table) touch(i int32, cls uint8) {
 	c := t.at(i)
-	if c.class == cls && t.tail[cls] == i {
+	if c.class() == cls && t.tail[cls] == i {
 		return
 	}
 	t.unlink(i)
-	c.class = cls
+	c.setClass(cls)
 	t.link(i)
 }
 
 func (t *table) link(i int32) {
 	c := t.at(i)
-	cls := c.class
+	cls := c.class()
 	c.prev, c.next = t.tail[cls], -1
 	if c.prev >= 0 {
 		t.at(c.prev).next = i
@@ -231,7 +230,7 @@ func (t *table) link(i int32) {
 
 func (t *table) unlink(i int32) {
 	c := t.at(i)
-	cls := c.class
+	cls := c.class()
 	if c.prev >= 0 {
 		t.at(c.prev).next = c.next
 	} else {
@@ -391,7 +390,7 @@ func (t *table) rebase(shift int64) {
 	}
 	for i := range t.used {
 		c := t.at(i)
-		if c.class == classFree {
+		if c.class() == classFree {
 			continue
 		}
 		for e := range c.ep {

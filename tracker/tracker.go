@@ -110,11 +110,11 @@ func (t *Tracker) open(key flowKey, side int, seg *Segment, now tick) int32 {
 	t.initEndpoints(c, side, seg)
 	switch {
 	case seg.Flags&(SYN|ACK) == SYN:
-		c.client = uint8(side)
+		c.setClient(side)
 	case seg.Flags&SYN != 0:
-		c.client = uint8(1 - side)
+		c.setClient(1 - side)
 	default:
-		c.client = guessClient(key.pa, key.pb)
+		c.setClient(guessClient(key.pa, key.pb))
 		c.flags |= flowPickup
 		t.flows.keepAside(i, aside{seq: Seq(seg.Seq), ack: Seq(seg.Ack), len: seg.PayloadLen,
 			flags: seg.Flags, window: seg.Window, from: uint8(side)})
@@ -125,8 +125,8 @@ func (t *Tracker) open(key flowKey, side int, seg *Segment, now tick) int32 {
 }
 
 func (t *Tracker) initEndpoints(c *conn, side int, seg *Segment) {
-	c.ep[side] = endpoint{facts: t.isLocal(seg.Src)}
-	c.ep[1-side] = endpoint{facts: t.isLocal(seg.Dst)}
+	c.ep[side].facts = t.isLocal(seg.Src)
+	c.ep[1-side].facts = t.isLocal(seg.Dst)
 }
 
 // isLocal returns the local fact if a passes Config.Local, else none.
@@ -306,10 +306,10 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 	for e := range c.ep {
 		ep := &c.ep[e]
 		// Its state is Close or Unknown now: neither is counted.
-		*ep = endpoint{facts: ep.facts & local, mark: now}
+		*ep = endpoint{facts: ep.facts & local, mark: now, port: ep.port}
 	}
-	c.client = uint8(side)
-	c.flags = 0
+	c.setClient(side)
+	c.flags &^= flowFlags
 	t.flows.dropAside(i)
 }
 
@@ -329,7 +329,7 @@ func (t *Tracker) settle(i int32, side int, cause *Segment) {
 
 // deadline returns when flow c's next timer runs out, or 0.
 func (t *Tracker) deadline(c *conn) tick {
-	if c.class == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
+	if c.class() == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
 		// Kept a while to absorb stray segments, then forgotten. Both
 		// endpoints' marks are their last segments (see lastCounts).
 		return max(c.ep[0].mark, c.ep[1].mark) + t.tw
@@ -359,7 +359,7 @@ func (t *Tracker) expire(i int32) {
 		t.flows.refile(i, d)
 		return
 	}
-	if c.class == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
+	if c.class() == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
 		t.forget(i)
 		return
 	}
@@ -433,7 +433,7 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 	case from == Unknown && to == SynRecv && e.has(passive):
 		from = Listen
 		a := t.flows.addr(c, c.side(e))
-		t.addListener(listenKey{a.Addr(), a.Port(), c.key.vlan}, isLocal)
+		t.addListener(listenKey{a.Addr(), a.Port(), c.vlan}, isLocal)
 	case from == Unknown && to == SynSent:
 		from = Close
 	}
@@ -465,9 +465,9 @@ func rstAcceptable(snd, rcv *endpoint, seg *Segment) bool {
 		// SYN_SENT: acceptable if it acknowledges the SYN (RFC 793 p. 66).
 		return seg.Flags&ACK != 0 && Seq(seg.Ack) == rcv.isn.Add(1)
 	case rcv.has(hasAcked):
-		return seq.InWindow(rcv.acked, max(rcv.wnd, 1))
+		return seq.InWindow(rcv.acked, max(rcv.window(), 1))
 	case snd.has(hasNxt):
-		return seq.InWindow(snd.nxt, max(rcv.wnd, 1))
+		return seq.InWindow(snd.nxt, max(rcv.window(), 1))
 	}
 	return false
 }
@@ -475,7 +475,7 @@ func rstAcceptable(snd, rcv *endpoint, seg *Segment) bool {
 // acceptable rejects a segment whose sequence or acknowledgment number is
 // far outside the window: a blind injection or garbage, not traffic.
 func acceptable(snd, rcv *endpoint, seg *Segment) bool {
-	w := max(rcv.wnd, 1<<16)
+	w := max(rcv.window(), 1<<16)
 	if snd.has(hasNxt) && rcv.has(hasAcked) && !Seq(seg.Seq).InWindow(rcv.acked-Seq(w), 2*w+1) {
 		return false
 	}
@@ -499,7 +499,7 @@ func (t *Tracker) Stats() Stats {
 func (t *Tracker) Sockets(fn func(Socket)) {
 	for i := range t.flows.used {
 		c := t.flows.at(i)
-		if c.class == classFree {
+		if c.class() == classFree {
 			continue
 		}
 		for e := range c.ep {
@@ -511,7 +511,7 @@ func (t *Tracker) Sockets(fn func(Socket)) {
 				State:    ep.state(),
 				Local:    t.flows.addr(c, e),
 				Peer:     t.flows.addr(c, 1-e),
-				VLAN:     c.key.vlan,
+				VLAN:     c.vlan,
 				SendQ:    unacked(ep, peer),
 				RecvQ:    unacked(peer, ep),
 				PickedUp: c.flags&flowPickup != 0,
