@@ -18,20 +18,20 @@ import (
 // never scans it. Nothing here allocates once the table has grown to its
 // bound.
 type table struct {
-	index index
-	conns chunked[conn]
-	used  int32             // slots handed out so far; slots below it are in use or free
-	free  int32             // first free slot, chained through conn.next; -1 when none
-	n     int               // flows in the table
-	head  [numClasses]int32 // oldest activity
-	tail  [numClasses]int32 // newest activity
-	timer chunked[timer]    // min-heap of deadlines
-	nt    int32             // timers in the heap
-	v6    chunked[[2][16]byte]
-	v6n   int32   // IPv6 address pairs handed out
-	v6buf []int32 // free IPv6 address pairs
+	index  index
+	conns  chunked[conn]
+	used   int32             // slots handed out so far; slots below it are in use or free
+	free   int32             // first free slot, chained through conn.next; -1 when none
+	n      int               // flows in the table
+	head   [numClasses]int32 // oldest activity
+	tail   [numClasses]int32 // newest activity
+	timer  chunked[timer]    // min-heap of deadlines
+	nt     int32             // timers in the heap
+	v6     chunked[[2][16]byte]
+	v6n    int32           // IPv6 address pairs handed out
+	v6buf  []int32         // free IPv6 address pairs
 	asides map[int32]aside // by slot
-	sink   uint64 // see warm
+	sink   uint64          // see warm
 }
 
 // classFree marks a conn on the free list.
