@@ -43,7 +43,7 @@ func (t *table) warm(segs []Segment, full bool) {
 	}
 	np := len(segs)
 	if full {
-		for v, _ := t.victim(); v >= 0 && np < len(pos); np++ {
+		for v := t.oldest(); v >= 0 && np < len(pos); np++ {
 			c := t.at(v)
 			k := t.key(c)
 			pos[np] = x.home(k.hash)

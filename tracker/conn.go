@@ -75,11 +75,14 @@ const (
 	flowGap                       // an ACK covered bytes the capture never showed
 	flowPending                   // a SYN on a live flow awaits its answer (kept aside)
 	flowFlags   = 1<<iota - 1
+	// flowRecent marks a flow active since eviction last looked at it
+	// (see table.touch); it is the table's, not the connection's.
+	flowRecent uint8 = 1 << 7
 )
 
-// The high bits of conn.flags hold which side is the client (bit 4) and
-// the eviction class (bits 5 and 6), so that the flow's bookkeeping takes
-// one byte.
+// Bits 4 to 6 of conn.flags hold which side is the client (bit 4) and the
+// eviction class (bits 5 and 6), so that the flow's bookkeeping takes one
+// byte.
 const (
 	clientShift = 4
 	classShift  = 5

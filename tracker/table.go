@@ -205,14 +205,29 @@ func (t *table) dropAside(i int32) {
 	}
 }
 
-// touch moves slot i to the newest end of the list of class cls.
+// touch files slot i, just active, under class cls. A flow that stays in
+// its class is only marked recent rather than moved to the newest end of
+// the list: moving it would reach into the records of its neighbours in
+// the list, two trips to memory per segment on a table larger than the
+// cache. victim gives marked flows their move when it meets them.
 func (t *table) touch(i int32, cls uint8) {
 	c := t.at(i)
-	if c.class() == cls && t.tail[cls] == i {
+	if c.class() == cls {
+		c.flags |= flowRecent
+		return
+	}
+	t.refileClass(i, cls)
+}
+
+// refileClass moves slot i to the newest end of the list of class cls.
+func (t *table) refileClass(i int32, cls uint8) {
+	c := t.at(i)
+	if c.class() == cls {
 		return
 	}
 	t.unlink(i)
 	c.setClass(cls)
+	c.flags &^= flowRecent
 	t.link(i)
 }
 
@@ -244,15 +259,34 @@ func (t *table) unlink(i int32) {
 	c.prev, c.next = -1, -1
 }
 
-// victim returns the slot to evict and why: the oldest of the first
-// non-empty class.
+// victim returns the slot to evict and why: the least recently active of
+// the first non-empty class, as the CLOCK algorithm approximates it. A flow
+// marked recent by touch since the last pass is moved to the newest end
+// and unmarked instead: its second chance.
 func (t *table) victim() (int32, EvictReason) {
 	for cls := range numClasses {
-		if t.head[cls] >= 0 {
-			return t.head[cls], EvictReason(cls)
+		for i := t.head[cls]; i >= 0; i = t.head[cls] {
+			c := t.at(i)
+			if c.flags&flowRecent == 0 {
+				return i, EvictReason(cls)
+			}
+			c.flags &^= flowRecent
+			t.unlink(i)
+			t.link(i)
 		}
 	}
 	return -1, 0
+}
+
+// oldest returns the slot at the head of the first non-empty class, likely
+// next to go: victim without its second chances.
+func (t *table) oldest() int32 {
+	for cls := range numClasses {
+		if t.head[cls] >= 0 {
+			return t.head[cls]
+		}
+	}
+	return -1
 }
 
 // setDeadline makes sure that slot i comes due (see due) no later than d;

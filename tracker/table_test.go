@@ -157,8 +157,9 @@ func TestTableModel(t *testing.T) {
 }
 
 // TestTableEvictionOrder checks the class lists: the victim is the least
-// recently touched of the first non-empty class, and a freed slot is reused
-// before the slab grows.
+// recently touched of the first non-empty class (a touch within a class is
+// a second chance, taken when eviction reaches the flow), and a freed slot
+// is reused before the slab grows.
 func TestTableEvictionOrder(t *testing.T) {
 	tb := newTable(8)
 	r := rand.New(rand.NewPCG(4, 5))

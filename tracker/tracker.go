@@ -381,7 +381,7 @@ func (t *Tracker) expire(i int32) {
 			t.setState(c, ep, Close, nil, "timer")
 		}
 	}
-	t.flows.touch(i, c.classify())
+	t.flows.refileClass(i, c.classify())
 	if d := t.deadline(c); d == 0 || d > t.nowT {
 		t.flows.refile(i, d)
 	} else {
