@@ -74,7 +74,7 @@ const (
 	flowProven                    // a picked-up flow showed two-way life
 	flowGap                       // an ACK covered bytes the capture never showed
 	flowPending                   // a SYN on a live flow awaits its answer (kept aside)
-	flowFlags   = 1<<iota - 1
+	flowFlags         = 1<<iota - 1
 	// flowRecent marks a flow active since eviction last looked at it
 	// (see table.touch); it is the table's, not the connection's.
 	flowRecent uint8 = 1 << 7
