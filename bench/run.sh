@@ -61,6 +61,7 @@ run() {
 	local -a cmd
 	case $tool in
 	tcptrack) cmd=(bin/tcptrack -r "$file") ;;
+	tcptrack/1) cmd=(taskset -c 0 bin/tcptrack -r "$file") ;;
 	tcptrace) cmd=(tcptrace -n "$file") ;;
 	tshark) cmd=(tshark -q -z conv,tcp -r "$file") ;;
 	esac
@@ -93,6 +94,8 @@ echo "peak RSS = GNU time's maximum resident set (VmHWM); flows = connections in
 echo "exact for synflood, whose flows never time out within it); bytes/flow = peak RSS / flows."
 echo "tcptrace (-n) runs on the full traces, tshark (-q -z conv,tcp) only on the *-small ones (it reads ~0.1 M packets/s);"
 echo "tcptrack runs on all, so each ratio (tool CPU / tcptrack CPU, tcptrack RSS / tool RSS) compares the same file."
+echo "tcptrack reads and decodes on one core while it tracks on the other; tcptrack/1 is the same run held to one core"
+echo "(taskset -c 0), where the two stages take turns: its wall-clock packets/s is the one-core figure."
 echo "Runs over ${CAP}s are abandoned."
 echo
 printf '%-16s %9s %8s  %-9s %7s %7s %10s %11s %7s %8s %9s  %s\n' trace packets flows tool wall_s cpu_s packets/s "(wall)" ns/pkt RSS_MB bytes/flow "tcptrack vs tool: speed, memory"
@@ -103,7 +106,7 @@ for t in "${TRACES[@]}"; do
 	flows=$(sed -n 's/.* \([0-9]*\) connections,.*/\1/p' "$CACHE/$name.info")
 	read -r tw tc trss <<<"$(median tcptrack "$file")"
 	label=$name
-	for tool in tcptrack $others; do
+	for tool in tcptrack tcptrack/1 $others; do
 		if [[ $tool == tcptrack ]]; then
 			w=$tw c=$tc rss=$trss
 		elif ! have "$tool"; then
