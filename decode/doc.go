@@ -2,17 +2,18 @@
 // everything between bytes and the tracker: the capture file readers (pcap in
 // either byte order with micro- or nanosecond timestamps, pcapng with any
 // number of sections and interfaces, either of them gzip-compressed, chosen
-// by content), live capture through libpcap, tcpdump filter expressions, and
-// the frame decoder. It is the only package of tcptrack that imports
+// by content), live capture through libpcap or by reading the kernel's
+// TPACKET_V3 ring from Go (the afpacket engine), tcpdump filter expressions,
+// and the frame decoder. It is the only package of tcptrack that imports
 // gopacket or links libpcap.
 //
 // # How long bytes stay valid
 //
 // Readers do not copy: Frame.Data returned by a Source's Next points into the
-// Source's buffer (or libpcap's) and is valid only until the next call of
-// Next or Close on that Source. The Decoder copies every value it needs into
-// the tracker.Segment, which holds no reference to the frame, so a Segment
-// may be kept as long as wanted.
+// Source's buffer (or libpcap's, or the kernel's ring) and is valid only
+// until the next call of Next or Close on that Source. The Decoder copies
+// every value it needs into the tracker.Segment, which holds no reference to
+// the frame, so a Segment may be kept as long as wanted.
 //
 // # Errors
 //

@@ -33,7 +33,64 @@ var (
 	// interface does not exist (any more). The capture is dead: Close it
 	// and open it again once the interface is back.
 	ErrInterfaceGone = errors.New("capture interface is gone")
+	// ErrEngine is wrapped by ParseEngine for an unknown engine and by
+	// OpenAFPacket for an interface that engine cannot capture on.
+	ErrEngine = errors.New("capture engine")
 )
+
+// Engine names a way of capturing live.
+type Engine string
+
+// Engines. Both read the kernel's TPACKET_V3 ring; they differ in who reads
+// it. libpcap costs a cgo call per frame, about a third of the live path's
+// CPU time as profiled (see bench/live.sh).
+const (
+	// EnginePcap is libpcap through gopacket/pcap: any interface,
+	// including "any", with libpcap's semantics throughout.
+	EnginePcap Engine = "pcap"
+	// EngineAFPacket reads the ring from Go through gopacket/afpacket:
+	// named Ethernet, loopback and raw-IP interfaces only.
+	EngineAFPacket Engine = "afpacket"
+)
+
+// ParseEngine checks an engine name; the empty name is EnginePcap.
+func ParseEngine(s string) (Engine, error) {
+	switch e := Engine(s); e {
+	case "", EnginePcap:
+		return EnginePcap, nil
+	case EngineAFPacket:
+		return e, nil
+	}
+	return "", fmt.Errorf("%w %q: want %s or %s", ErrEngine, s, EnginePcap, EngineAFPacket)
+}
+
+// Capture is a live capture, whichever engine runs it: a Source whose Next
+// returns ErrTimeout on a quiet link and an error wrapping ErrInterfaceGone
+// once the interface is deleted, with the kernel's drop counters.
+type Capture interface {
+	Source
+	Stats() (CaptureStats, error)
+}
+
+// OpenCapture opens a live capture on iface with the engine cfg names.
+func OpenCapture(iface string, cfg LiveConfig) (Capture, error) {
+	e, err := ParseEngine(string(cfg.Engine))
+	if err != nil {
+		return nil, err
+	}
+	if e == EngineAFPacket {
+		a, err := OpenAFPacket(iface, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return a, nil
+	}
+	l, err := OpenLive(iface, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
 
 // LiveConfig tunes a live capture. The zero value means the defaults, which
 // are tcpdump's except for the snaplen.
@@ -44,9 +101,23 @@ type LiveConfig struct {
 	BufferSize int           // kernel capture buffer in bytes; 0 means libpcap's default (2 MiB)
 	Filter     string        // tcpdump filter expression, run in the kernel
 	Timeout    time.Duration // longest wait in Next; 0 means DefaultTimeout
+	Engine     Engine        // OpenCapture's choice; "" means EnginePcap
 }
 
-// CaptureStats are libpcap's counters since the capture was opened.
+// withDefaults fills in what the zero values mean, but for the buffer size,
+// which is each engine's own.
+func (cfg LiveConfig) withDefaults() LiveConfig {
+	if cfg.Snaplen <= 0 {
+		cfg.Snaplen = DefaultSnaplen
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	return cfg
+}
+
+// CaptureStats are the kernel's counters since the capture was opened, as
+// libpcap reads them.
 type CaptureStats struct {
 	Received       uint64 // packets that passed the filter
 	KernelDrops    uint64 // dropped for lack of buffer space in the kernel
@@ -67,12 +138,7 @@ type Live struct {
 // tcpdump). It needs root or CAP_NET_RAW; after it returns, privileges can
 // be dropped.
 func OpenLive(iface string, cfg LiveConfig) (*Live, error) {
-	if cfg.Snaplen <= 0 {
-		cfg.Snaplen = DefaultSnaplen
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
+	cfg = cfg.withDefaults()
 	if err := interfaceExists(iface); err != nil {
 		return nil, err
 	}

@@ -39,6 +39,11 @@ func (l *liveOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&l.cfg.NoPromisc, "p", false, "live: do not put the interface into promiscuous mode")
 	fs.BoolVar(&l.cfg.Immediate, "immediate", false, "live: deliver each packet at once instead of in kernel batches")
 	fs.IntVar(&l.cfg.BufferSize, "B", 0, "live: kernel capture buffer in `KiB` (default libpcap's, 2048)")
+	fs.Func("capture-engine", "live: `ENGINE` reading the kernel's capture ring: pcap (libpcap; any interface) or afpacket (read from Go, without a cgo call per frame; named Ethernet, loopback and raw-IP interfaces) (default pcap)", func(s string) error {
+		e, err := decode.ParseEngine(s)
+		l.cfg.Engine = e
+		return err
+	})
 	fs.StringVar(&l.user, "user", "", "live: after opening the capture, drop root and run as `USER`, keeping only CAP_NET_RAW so the capture can be reopened")
 }
 
@@ -50,7 +55,7 @@ type capture struct {
 	tr      *tracker.Tracker
 	dec     *decode.Decoder
 	col     *metrics.Collector
-	src     *decode.Live
+	src     decode.Capture
 	packets uint64
 	// drops of handles closed before the current one, so counters never
 	// go backwards across a reopen.
@@ -100,7 +105,7 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 		}
 		return exitCapture
 	}
-	logger.Info("capturing", "interface", o.iface, "filter", o.filter, "snaplen", o.live.cfg.Snaplen)
+	logger.Info("capturing", "interface", o.iface, "filter", o.filter, "snaplen", o.live.cfg.Snaplen, "engine", o.live.cfg.Engine)
 
 	status := exitOK
 wait:
@@ -141,7 +146,7 @@ wait:
 // open opens the capture and, with --user, drops root. An interface that
 // is not there yet is waited for, as if it had gone away.
 func (c *capture) open() error {
-	src, err := decode.OpenLive(c.o.iface, c.o.live.cfg)
+	src, err := decode.OpenCapture(c.o.iface, c.o.live.cfg)
 	switch {
 	case errors.Is(err, decode.ErrInterfaceGone):
 		c.logger.Warn("interface not there yet; waiting for it", "interface", c.o.iface)
@@ -180,6 +185,11 @@ func (c *capture) loop(ctx context.Context) {
 			}
 			continue
 		}
+		// The kernel stamps live frames with the wall clock, so a frame's
+		// time is the time now, give or take the ring's delay, without a
+		// clock read per frame (a fifth of the live path's CPU time, as
+		// profiled at 3.7 M frames/s).
+		var now time.Time
 		err := c.src.Next(&fr)
 		switch {
 		case err == nil:
@@ -187,15 +197,18 @@ func (c *capture) loop(ctx context.Context) {
 			if c.dec.Decode(&fr, &seg) == nil {
 				c.tr.Track(&seg)
 			}
+			now = fr.Time
 		case errors.Is(err, decode.ErrTimeout):
-			// A quiet link: let timers run out on the wall clock, which
-			// is also the clock live packets are stamped with.
-			c.tr.Advance(time.Now())
+			// A quiet link: let timers run out on the wall clock.
+			now = time.Now()
+			c.tr.Advance(now)
 		default:
 			c.logger.Error("capture failed; will reopen", "interface", c.o.iface, "err", err)
 			c.closeSource()
+			now = time.Now()
 		}
-		if now := time.Now(); now.After(nextPublish) {
+		// The second test catches the clock stepping back.
+		if now.After(nextPublish) || nextPublish.Sub(now) > publishEvery {
 			c.tr.Advance(now)
 			c.publish()
 			nextPublish = now.Add(publishEvery)
@@ -212,7 +225,7 @@ func (c *capture) reopen(ctx context.Context, backoff *time.Duration) bool {
 	case <-time.After(*backoff):
 	}
 	c.tr.Advance(time.Now())
-	src, err := decode.OpenLive(c.o.iface, c.o.live.cfg)
+	src, err := decode.OpenCapture(c.o.iface, c.o.live.cfg)
 	if err != nil {
 		*backoff = min(*backoff*2, reopenMax)
 		c.logger.Debug("reopen failed", "interface", c.o.iface, "err", err, "next_try", *backoff)

@@ -28,7 +28,8 @@ const (
 // tcptrack_capture_up must go to 0 while the exporter keeps serving and the
 // process keeps running, back to 1, and a connection made across the new
 // link must be counted. It does so as root, and after --user has dropped
-// root keeping CAP_NET_RAW, which is what the reopen needs.
+// root keeping CAP_NET_RAW, which is what the reopen needs, with either
+// capture engine.
 func TestCaptureInterfaceReturns(t *testing.T) {
 	requireRoot(t)
 	tcptrackBinary(t) // once, before the parallel subtests
@@ -39,6 +40,7 @@ func TestCaptureInterfaceReturns(t *testing.T) {
 		{"root", nil},
 		// nobody exists on every Debian system.
 		{"user-nobody", []string{"--user", "nobody"}},
+		{"user-nobody-afpacket", []string{"--user", "nobody", "--capture-engine", "afpacket"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

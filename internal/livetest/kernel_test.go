@@ -44,16 +44,19 @@ var liveParts = []netlab.Part{
 // pair from before the first connection, drives real kernel sockets into
 // every state, freezes the link, and requires the scraped per-state gauge,
 // then the counts printed on SIGTERM, to equal `ss -tan` of both
-// namespaces, state by state.
+// namespaces, state by state; for each address family and capture engine.
 func TestLiveMatchesKernel(t *testing.T) {
 	requireRoot(t)
 	tcptrackBinary(t) // once, before the parallel subtests
 	for _, tc := range []struct {
-		name string
-		fam  netlab.Family
+		name   string
+		fam    netlab.Family
+		engine string
 	}{
-		{"ipv4", netlab.IPv4},
-		{"ipv6", netlab.IPv6},
+		{"ipv4", netlab.IPv4, "pcap"},
+		{"ipv6", netlab.IPv6, "pcap"},
+		{"ipv4-afpacket", netlab.IPv4, "afpacket"},
+		{"ipv6-afpacket", netlab.IPv6, "afpacket"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -73,7 +76,7 @@ func TestLiveMatchesKernel(t *testing.T) {
 
 			var lt *liveTracker
 			err = sc.Play(l, func() error {
-				lt = startLive(ctx, t, l.Server.Netns, l.Server.Iface)
+				lt = startLive(ctx, t, l.Server.Netns, l.Server.Iface, "--capture-engine", tc.engine)
 				return nil
 			})
 			if err != nil {
