@@ -299,7 +299,10 @@ func (g *generator) run() error {
 				side = client
 			}
 			share := g.cfg.Packets / max(g.cfg.Flows, 1) * 2 / 3
-			c.left = int(c.r.between(int64(share)*6/10, int64(share)*14/10+1)) * c.segSize(side)
+			// At least one segment: with fewer packets than flows
+			// the draw can be zero, and a transfer of nothing would
+			// script no step for chunk to emit.
+			c.left = max(1, int(c.r.between(int64(share)*6/10, int64(share)*14/10+1))) * c.segSize(side)
 			c.thinkUS = 10 * ms
 			c.handshake(t0+c.r.between(0, sec), true)
 			g.schedule(c)
