@@ -143,6 +143,10 @@ func readAll(s Source) ([]rec, []uint64, error) {
 		if f.CaptureLen != len(f.Data) {
 			return got, nums, fmt.Errorf("frame %d: CaptureLen %d, len(Data) %d", f.Number, f.CaptureLen, len(f.Data))
 		}
+		// An append to Data must copy, not write over the next frame.
+		if cap(f.Data) != len(f.Data) {
+			return got, nums, fmt.Errorf("frame %d: cap(Data) %d beyond len %d", f.Number, cap(f.Data), len(f.Data))
+		}
 		r := rec{time: f.Time, data: append([]byte(nil), f.Data...), link: f.LinkType}
 		if f.WireLen != len(f.Data) {
 			r.wire = f.WireLen
@@ -164,6 +168,24 @@ func checkRecs(t *testing.T, got []rec, nums []uint64, want []rec) {
 				i, g.time, g.data, g.wireLen(), g.link, nums[i], w.time, w.data, w.wireLen(), w.link, i+1)
 		}
 	}
+}
+
+// manyRecs are n frames of lengths 1 to 1514 in no order, so that files of
+// them outgrow the read buffer and records straddle its refills.
+func manyRecs(n int, link LinkType) []rec {
+	t0 := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	recs := make([]rec, n)
+	for i := range recs {
+		data := make([]byte, 1+i*7919%1514)
+		for j := range data {
+			data[j] = byte(i + j)
+		}
+		recs[i] = rec{time: t0.Add(time.Duration(i) * 1234567 * time.Nanosecond).Truncate(time.Microsecond), data: data, link: link}
+		if i%3 == 0 {
+			recs[i].wire = len(data) + i%100 + 1
+		}
+	}
+	return recs
 }
 
 // pcapgoFile writes recs with gopacket's pcapgo writer, an implementation
@@ -215,6 +237,20 @@ func TestReadFormats(t *testing.T) {
 	}
 	w.Flush()
 
+	// Several read buffers' worth, by gopacket's writers too.
+	many := manyRecs(3000, LinkEthernet)
+	var manyNg bytes.Buffer
+	mw, err := pcapgo.NewNgWriter(&manyNg, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range many {
+		if err := mw.WritePacket(gopacket.CaptureInfo{Timestamp: r.time, CaptureLength: len(r.data), Length: r.wireLen()}, r.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mw.Flush()
+
 	// pcapng by hand, big-endian: resolutions 2^-10 and 10^-3 with an
 	// offset, a block to skip, and a second section whose interfaces
 	// replace the first's.
@@ -248,6 +284,10 @@ func TestReadFormats(t *testing.T) {
 		{"pcapng.gz", gz(t, ngb.Bytes()), mixed},
 		{"gzip of two members", append(gz(t, pcapBytes(binary.LittleEndian, false, 0, LinkEthernet, eth)[:30]), gz(t, pcapBytes(binary.LittleEndian, false, 0, LinkEthernet, eth)[30:])...), eth},
 		{"pcap with no records", pcapBytes(binary.LittleEndian, false, 0, LinkEthernet, nil), nil},
+		{"pcap over several read buffers (pcapgo)", pcapgoFile(t, false, layers.LinkTypeEthernet, many), many},
+		{"pcap big-endian over several read buffers", pcapBytes(binary.BigEndian, true, 1514, LinkEthernet, many), many},
+		{"pcapng over several read buffers (pcapgo)", manyNg.Bytes(), many},
+		{"pcap.gz over several read buffers", gz(t, pcapgoFile(t, true, layers.LinkTypeEthernet, many)), many},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

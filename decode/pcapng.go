@@ -249,14 +249,14 @@ func (r *ngReader) packet(typ uint32, body []byte, f *Frame) (ok bool, err error
 		r.last = in.time(ts)
 	}
 	r.n++
-	*f = Frame{
-		Data:       data,
-		Time:       r.last,
-		CaptureLen: int(caplen),
-		WireLen:    int(wirelen),
-		LinkType:   in.link,
-		Number:     r.n,
-	}
+	// Field by field, not *f = Frame{...}: see pcapReader.Next. Data's
+	// capacity ends with the frame, so that an append copies.
+	f.Data = data[:caplen:caplen]
+	f.Time = r.last
+	f.CaptureLen = int(caplen)
+	f.WireLen = int(wirelen)
+	f.LinkType = in.link
+	f.Number = r.n
 	return true, nil
 }
 
