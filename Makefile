@@ -17,7 +17,7 @@ BENCH_DEBS := $(BUILD_DEBS) tshark tcptrace tcpreplay time
 
 DEMO_PCAP := pcaps/handshake.pcap
 
-.PHONY: all demo build deps deps-test deps-bench test fuzz bench clean
+.PHONY: all demo build deps deps-test deps-bench test fuzz bench bench-live clean
 
 all: build
 
@@ -53,6 +53,11 @@ fuzz:
 
 bench: deps-bench build
 	./bench/run.sh
+	@echo "live capture (root, network namespaces, tcpreplay): make bench-live"
+
+# The live path: tcpreplay into a veth pair, both capture engines.
+bench-live: deps-bench build
+	./bench/live.sh
 
 clean:
 	rm -rf bin

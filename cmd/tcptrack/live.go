@@ -207,8 +207,8 @@ func (c *capture) loop(ctx context.Context) {
 			c.closeSource()
 			now = time.Now()
 		}
-		// The second test catches the clock stepping back.
-		if now.After(nextPublish) || nextPublish.Sub(now) > publishEvery {
+		// Beyond one period ahead, the clock stepped back.
+		if d := nextPublish.Sub(now); d < 0 || d > publishEvery {
 			c.tr.Advance(now)
 			c.publish()
 			nextPublish = now.Add(publishEvery)
