@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REV) -X $(V
 # promtool (prometheus), and a terminal (tmux) for the progress bar.
 BUILD_DEBS := libpcap-dev
 TEST_DEBS  := $(BUILD_DEBS) iproute2 iptables nftables tcpdump tshark prometheus tmux
-BENCH_DEBS := $(BUILD_DEBS) tshark tcptrace tcpreplay time
+BENCH_DEBS := $(BUILD_DEBS) tshark tcptrace tcpreplay time curl iproute2
 
 DEMO_PCAP := pcaps/handshake.pcap
 

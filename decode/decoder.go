@@ -293,20 +293,18 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 		return d.skip(ReasonChecksum)
 	}
 
-	*seg = tracker.Segment{
-		Time:       f.Time,
-		Src:        src,
-		Dst:        dst,
-		SrcPort:    sport,
-		DstPort:    dport,
-		VLAN:       vlan,
-		Seq:        binary.BigEndian.Uint32(tcp[4:]),
-		Ack:        binary.BigEndian.Uint32(tcp[8:]),
-		Flags:      tracker.Flags(tcp[13]),
-		Window:     binary.BigEndian.Uint16(tcp[14:]),
-		PayloadLen: uint32(tcpLen - doff),
-		Options:    opts,
-	}
+	// Field by field: a whole-literal store is built on the stack and
+	// copied, and the copy stalls on store forwarding (see pcapReader.Next).
+	seg.Time = f.Time
+	seg.Src, seg.Dst = src, dst
+	seg.SrcPort, seg.DstPort = sport, dport
+	seg.VLAN = vlan
+	seg.Seq = binary.BigEndian.Uint32(tcp[4:])
+	seg.Ack = binary.BigEndian.Uint32(tcp[8:])
+	seg.Flags = tracker.Flags(tcp[13])
+	seg.Window = binary.BigEndian.Uint16(tcp[14:])
+	seg.PayloadLen = uint32(tcpLen - doff)
+	seg.Options = opts
 	d.stats.Segments++
 	return nil
 }

@@ -15,33 +15,37 @@ const batchLen = 16
 // time per segment drops by about a sixth to a quarter; on traffic whose
 // flows fit in the cache it changes nothing.
 func (t *Tracker) TrackBatch(segs []Segment) {
+	var (
+		keys  [batchLen]flowKey
+		sides [batchLen]int
+	)
 	for len(segs) > 0 {
 		n := min(len(segs), batchLen)
-		t.flows.warm(segs[:n], t.flows.len() >= t.cfg.MaxFlows)
 		for j := range n {
-			t.Track(&segs[j])
+			keys[j], sides[j] = t.keyOf(&segs[j])
+		}
+		t.flows.warm(keys[:n], t.flows.len() >= t.cfg.MaxFlows)
+		for j := range n {
+			t.track(&segs[j], &keys[j], sides[j])
 		}
 		segs = segs[n:]
 	}
 }
 
-// warm reads the index entries that segs will look up, and then the flows
-// they name, only to bring them into the cache. When the table is full it
-// also reads the index entries of the flows next in line for eviction,
-// which new flows among segs would drop. It changes nothing.
-func (t *table) warm(segs []Segment, full bool) {
+// warm reads the index entries of keys, and then the flows they name, only
+// to bring them into the cache. When the table is full it also reads the
+// index entries of the flows next in line for eviction, which new flows
+// among keys would drop. It changes nothing.
+func (t *table) warm(keys []flowKey, full bool) {
 	x := &t.index
 	var (
 		pos  [2 * batchLen]int
-		hash [batchLen]uint32
 		sink uint64
 	)
-	for j := range segs {
-		k, _ := keyOf(&segs[j])
-		hash[j] = x.hash(&k)
-		pos[j] = x.home(hash[j])
+	for j := range keys {
+		pos[j] = x.home(keys[j].hash)
 	}
-	np := len(segs)
+	np := len(keys)
 	if full {
 		for v := t.oldest(); v >= 0 && np < len(pos); np++ {
 			c := t.at(v)
@@ -50,16 +54,16 @@ func (t *table) warm(segs []Segment, full bool) {
 			v = c.next
 		}
 	}
-	for _, p := range pos[len(segs):np] {
+	for _, p := range pos[len(keys):np] {
 		sink += x.e[p]
 	}
 	// The reads in a loop of their own, so that they are all in flight
 	// together.
-	for j := range segs {
+	for j := range keys {
 		sink += x.e[pos[j]]
 	}
-	for j := range segs {
-		if e := x.e[pos[j]]; e != 0 && uint32(e>>32) == hash[j] {
+	for j := range keys {
+		if e := x.e[pos[j]]; e != 0 && uint32(e>>32) == keys[j].hash {
 			c := t.at(int32(uint32(e)) - 1)
 			sink += uint64(c.a) + uint64(c.ep[0].facts)
 		}

@@ -64,8 +64,13 @@ func (t *table) at(i int32) *conn { return t.conns.at(i) }
 // lookup returns the slot of the flow with key k. It fills in k.hash, for
 // insert.
 func (t *table) lookup(k *flowKey) (int32, bool) {
+	k.hash = t.index.hash(k)
+	return t.find(k)
+}
+
+// find is lookup for a key whose hash is filled in.
+func (t *table) find(k *flowKey) (int32, bool) {
 	x := &t.index
-	k.hash = x.hash(k)
 	for p, d := x.home(k.hash), 0; ; p, d = x.next(p), d+1 {
 		e := x.e[p]
 		if e == 0 || x.dist(p, e) < d {

@@ -65,19 +65,31 @@ func New(cfg Config) *Tracker {
 // segment's timestamp also advances the tracker's timers. seg is not
 // retained.
 func (t *Tracker) Track(seg *Segment) {
+	key, side := t.keyOf(seg)
+	t.track(seg, &key, side)
+}
+
+// keyOf returns the flow key of seg, hashed, and which side of it sent seg.
+func (t *Tracker) keyOf(seg *Segment) (flowKey, int) {
+	key, side := keyOf(seg)
+	key.hash = t.flows.index.hash(&key)
+	return key, side
+}
+
+// track is Track with seg's key worked out (see keyOf).
+func (t *Tracker) track(seg *Segment, k *flowKey, side int) {
 	t.Advance(seg.Time)
 	// A timestamp that steps back does not rewind timers.
 	now := t.nowC
 	t.stats.Segments++
-	key, side := keyOf(seg)
-	i, ok := t.flows.lookup(&key)
+	i, ok := t.flows.find(k)
 	if !ok {
 		if seg.Flags&RST != 0 {
 			// Nothing to judge it against and nothing for it to close.
 			t.stats.Ignored++
 			return
 		}
-		i = t.open(key, side, seg, now)
+		i = t.open(k, side, seg, now)
 		if seg.Flags&SYN == 0 {
 			return // a picked-up flow waits for a second segment
 		}
@@ -100,12 +112,12 @@ func (t *Tracker) Advance(now time.Time) {
 }
 
 // open adds a flow for seg's key, evicting one first if the table is full.
-func (t *Tracker) open(key flowKey, side int, seg *Segment, now tick) int32 {
+func (t *Tracker) open(key *flowKey, side int, seg *Segment, now tick) int32 {
 	if t.flows.len() >= t.cfg.MaxFlows {
 		v, why := t.flows.victim()
 		t.evict(v, why)
 	}
-	i := t.flows.insert(&key, seg.Src.Is4In6())
+	i := t.flows.insert(key, seg.Src.Is4In6())
 	c := t.flows.at(i)
 	t.initEndpoints(c, side, seg)
 	switch {
