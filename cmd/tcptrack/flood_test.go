@@ -64,7 +64,7 @@ func runChild(t *testing.T, args ...string) (string, int64) {
 // bound.
 const (
 	floodBase    = 32 << 20
-	floodPerFlow = 256
+	floodPerFlow = 128
 )
 
 // TestSYNFloodBounded replays a SYN flood from a million spoofed sources
