@@ -109,7 +109,7 @@ for t in "${TRACES[@]}"; do
 	for tool in tcptrack tcptrack/1 $others; do
 		if [[ $tool == tcptrack ]]; then
 			w=$tw c=$tc rss=$trss
-		elif ! have "$tool"; then
+		elif [[ $tool != tcptrack/1 ]] && ! have "$tool"; then
 			printf '%-16s %10s %9s  %-9s %s\n' "" "" "" "$tool" "not installed"
 			continue
 		else
