@@ -60,7 +60,7 @@ const (
 )
 
 // Flow classes, for eviction: the table evicts from the first non-empty
-// class, oldest activity first.
+// class, least recently active first (see table.victim).
 const (
 	classClosed   = iota // every endpoint closed or never shown
 	classHalfOpen        // handshakes, and picked-up flows not yet proven

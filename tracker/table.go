@@ -10,7 +10,8 @@ import (
 
 // table holds the flows: a slab of conns reused through a free list, an
 // open-addressing index from key to slot, one list per eviction class in
-// order of last activity, and a heap of timer deadlines.
+// order of activity (second chances aside: see touch), and a heap of timer
+// deadlines.
 //
 // Memory is allocated in fixed-size chunks, so the table grows without
 // copying its records and never holds more than a chunk beyond the flows it
@@ -23,8 +24,8 @@ type table struct {
 	used   int32             // slots handed out so far; slots below it are in use or free
 	free   int32             // first free slot, chained through conn.next; -1 when none
 	n      int               // flows in the table
-	head   [numClasses]int32 // oldest activity
-	tail   [numClasses]int32 // newest activity
+	head   [numClasses]int32 // least recently active, but for second chances
+	tail   [numClasses]int32 // most recently filed
 	timer  chunked[timer]    // min-heap of deadlines
 	nt     int32             // timers in the heap
 	v6     chunked[[2][16]byte]
