@@ -62,14 +62,8 @@ func (t *table) len() int { return t.n }
 // at returns the conn in slot i.
 func (t *table) at(i int32) *conn { return t.conns.at(i) }
 
-// lookup returns the slot of the flow with key k. It fills in k.hash, for
-// insert.
-func (t *table) lookup(k *flowKey) (int32, bool) {
-	k.hash = t.index.hash(k)
-	return t.find(k)
-}
-
-// find is lookup for a key whose hash is filled in.
+// find returns the slot of the flow with key k, whose hash is filled in
+// (see Tracker.keyOf).
 func (t *table) find(k *flowKey) (int32, bool) {
 	x := &t.index
 	for p, d := x.home(k.hash), 0; ; p, d = x.next(p), d+1 {

@@ -15,6 +15,13 @@ import (
 // hashes, and checks it against a map after every step: every entry is found
 // from its home in Robin Hood order, and the index grows to its bound and no
 // further.
+// lookup hashes k, as Tracker.keyOf does, and finds it; k is then ready
+// for insert.
+func (t *table) lookup(k *flowKey) (int32, bool) {
+	k.hash = t.index.hash(k)
+	return t.find(k)
+}
+
 func TestIndexModel(t *testing.T) {
 	for _, c := range []struct {
 		maxFlows, hashes int

@@ -274,14 +274,17 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 		t.stats.Ignored++
 		return false
 	}
-	if p := t.flows.aside(i); c.flags&flowPending != 0 && uint8(side) != p.from && Seq(seg.Ack) == p.seq.Add(1) {
-		// The peer answered the held SYN: it was a new connection.
-		syn := &t.replay
-		*syn = Segment{Time: seg.Time, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
-			VLAN: seg.VLAN, Seq: uint32(p.seq), Flags: SYN}
-		t.restart(i, 1-side, now)
-		t.step(i, 1-side, syn, now)
-		return true
+	if c.flags&flowPending != 0 {
+		// The map is read only for a flow that holds a SYN.
+		if p := t.flows.aside(i); uint8(side) != p.from && Seq(seg.Ack) == p.seq.Add(1) {
+			// The peer answered the held SYN: it was a new connection.
+			syn := &t.replay
+			*syn = Segment{Time: seg.Time, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
+				VLAN: seg.VLAN, Seq: uint32(p.seq), Flags: SYN}
+			t.restart(i, 1-side, now)
+			t.step(i, 1-side, syn, now)
+			return true
+		}
 	}
 	if !snd.has(sentSyn) || c.flags&flowPickup != 0 {
 		return true // a first SYN+ACK: the rulebook takes it
