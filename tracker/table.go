@@ -530,7 +530,14 @@ func (x *index) dist(p int, e uint64) int {
 
 func (x *index) add(h uint32, i int32) {
 	if x.n >= x.limit && len(x.e) < x.max {
-		x.resize(min(2*len(x.e), x.max))
+		// Double, but go straight to the bound rather than stop short of
+		// it: the last step would move nearly every entry again to gain
+		// little room, and leave the index it replaced to collect.
+		n := 2 * len(x.e)
+		if 2*n > x.max {
+			n = x.max
+		}
+		x.resize(n)
 	}
 	x.place(uint64(h)<<32 | uint64(uint32(i)+1))
 	x.n++
