@@ -22,7 +22,7 @@ func (t *Tracker) TrackBatch(segs []Segment) {
 	for len(segs) > 0 {
 		n := min(len(segs), batchLen)
 		for j := range n {
-			keys[j], sides[j] = t.keyOf(&segs[j])
+			sides[j] = t.keyOf(&segs[j], &keys[j])
 		}
 		t.flows.warm(keys[:n], t.flows.len() >= t.cfg.MaxFlows)
 		for j := range n {

@@ -14,18 +14,24 @@ type flowKey struct {
 	bhi, blo uint64
 	pa, pb   uint16
 	vlan     uint16
-	hash     uint32 // filled in by table.lookup
+	hash     uint32 // filled in by Tracker.keyOf
 }
 
-// keyOf returns the flow key of seg and which side of it (0 for a, 1 for b)
-// sent seg.
-func keyOf(seg *Segment) (flowKey, int) {
-	shi, slo := words(seg.Src)
-	dhi, dlo := words(seg.Dst)
-	if shi > dhi || shi == dhi && (slo > dlo || slo == dlo && seg.SrcPort > seg.DstPort) {
-		return flowKey{ahi: dhi, alo: dlo, bhi: shi, blo: slo, pa: seg.DstPort, pb: seg.SrcPort, vlan: seg.VLAN}, 1
+// keyOf fills in k, but for its hash, with the flow key of seg, and returns
+// which side of it (0 for a, 1 for b) sent seg. It stores field by field:
+// a key returned whole went through the stack in pieces of one width and
+// came back in another, which the CPU cannot forward from store to load,
+// and that stall was a tenth of the tracker's time.
+func keyOf(seg *Segment, k *flowKey) int {
+	ahi, alo := words(seg.Src)
+	bhi, blo := words(seg.Dst)
+	pa, pb, side := seg.SrcPort, seg.DstPort, 0
+	if ahi > bhi || ahi == bhi && (alo > blo || alo == blo && pa > pb) {
+		ahi, alo, bhi, blo, pa, pb, side = bhi, blo, ahi, alo, pb, pa, 1
 	}
-	return flowKey{ahi: shi, alo: slo, bhi: dhi, blo: dlo, pa: seg.SrcPort, pb: seg.DstPort, vlan: seg.VLAN}, 0
+	k.ahi, k.alo, k.bhi, k.blo = ahi, alo, bhi, blo
+	k.pa, k.pb, k.vlan = pa, pb, seg.VLAN
+	return side
 }
 
 // v4 reports whether both addresses are IPv4.

@@ -104,7 +104,8 @@ func randomKey(r *rand.Rand) (flowKey, netip.AddrPort, netip.AddrPort, uint16) {
 	src := netip.AddrPortFrom(addrs[r.IntN(len(addrs))], uint16(r.IntN(40)))
 	dst := netip.AddrPortFrom(addrs[r.IntN(len(addrs))], uint16(r.IntN(3)))
 	vlan := uint16(r.IntN(2))
-	k, _ := keyOf(&Segment{Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(), VLAN: vlan})
+	var k flowKey
+	keyOf(&Segment{Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(), VLAN: vlan}, &k)
 	return k, src, dst, vlan
 }
 

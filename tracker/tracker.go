@@ -65,15 +65,17 @@ func New(cfg Config) *Tracker {
 // segment's timestamp also advances the tracker's timers. seg is not
 // retained.
 func (t *Tracker) Track(seg *Segment) {
-	key, side := t.keyOf(seg)
+	var key flowKey
+	side := t.keyOf(seg, &key)
 	t.track(seg, &key, side)
 }
 
-// keyOf returns the flow key of seg, hashed, and which side of it sent seg.
-func (t *Tracker) keyOf(seg *Segment) (flowKey, int) {
-	key, side := keyOf(seg)
-	key.hash = t.flows.index.hash(&key)
-	return key, side
+// keyOf fills in k with the flow key of seg, hashed, and returns which
+// side of it sent seg.
+func (t *Tracker) keyOf(seg *Segment, k *flowKey) int {
+	side := keyOf(seg, k)
+	k.hash = t.flows.index.hash(k)
+	return side
 }
 
 // track is Track with seg's key worked out (see keyOf).
