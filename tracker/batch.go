@@ -2,8 +2,9 @@ package tracker
 
 // batchLen is how many segments TrackBatch fetches ahead: enough to keep
 // the memory system busy, few enough that what it fetched is still in the
-// cache when the segment's turn comes.
-const batchLen = 16
+// cache when the segment's turn comes (64 flows, 12 KB). 64 read the mix
+// trace 5% faster than 16 on one core.
+const batchLen = 64
 
 // TrackBatch feeds segs in order, exactly as Track would one by one.
 //

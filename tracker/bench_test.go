@@ -84,7 +84,7 @@ func BenchmarkTrackFlood(b *testing.B) {
 	}
 }
 
-// BenchmarkTrackBatchFlood is BenchmarkTrackFlood through TrackBatch, 16
+// BenchmarkTrackBatchFlood is BenchmarkTrackFlood through TrackBatch, batchLen
 // segments at a time.
 func BenchmarkTrackBatchFlood(b *testing.B) {
 	for _, max := range []int{1 << 16, 1 << 20} {
