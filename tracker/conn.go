@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 )
 
@@ -25,13 +26,24 @@ type flowKey struct {
 func keyOf(seg *Segment, k *flowKey) int {
 	ahi, alo := words(seg.Src)
 	bhi, blo := words(seg.Dst)
-	pa, pb, side := seg.SrcPort, seg.DstPort, 0
-	if ahi > bhi || ahi == bhi && (alo > blo || alo == blo && pa > pb) {
-		ahi, alo, bhi, blo, pa, pb, side = bhi, blo, ahi, alo, pb, pa, 1
-	}
+	pa, pb := uint64(seg.SrcPort), uint64(seg.DstPort)
+	// Sort the sides without a branch: which way a segment goes is a coin
+	// toss to the branch predictor, and a wrong guess costs more than this.
+	_, b := bits.Sub64(alo, blo, 0)
+	_, lt := bits.Sub64(ahi, bhi, b) // 1 if a < b
+	_, b = bits.Sub64(blo, alo, 0)
+	_, gt := bits.Sub64(bhi, ahi, b) // 1 if a > b
+	swap := gt | (1-lt)&(1-gt)&((pb-pa)>>63)
+	m := -swap
+	x := (ahi ^ bhi) & m
+	ahi, bhi = ahi^x, bhi^x
+	x = (alo ^ blo) & m
+	alo, blo = alo^x, blo^x
+	x = (pa ^ pb) & m
+	pa, pb = pa^x, pb^x
 	k.ahi, k.alo, k.bhi, k.blo = ahi, alo, bhi, blo
-	k.pa, k.pb, k.vlan = pa, pb, seg.VLAN
-	return side
+	k.pa, k.pb, k.vlan = uint16(pa), uint16(pb), seg.VLAN
+	return int(swap)
 }
 
 // v4 reports whether both addresses are IPv4.

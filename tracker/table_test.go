@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -10,11 +11,6 @@ import (
 	"unsafe"
 )
 
-// TestIndexModel drives the index with random additions and deletions whose
-// hashes are drawn from a few values, so that entries share homes and whole
-// hashes, and checks it against a map after every step: every entry is found
-// from its home in Robin Hood order, and the index grows to its bound and no
-// further.
 // lookup hashes k, as Tracker.keyOf does, and finds it; k is then ready
 // for insert.
 func (t *table) lookup(k *flowKey) (int32, bool) {
@@ -22,6 +18,50 @@ func (t *table) lookup(k *flowKey) (int32, bool) {
 	return t.find(k)
 }
 
+// TestKeyOf checks that both directions of a flow give one key, side a
+// first in the order of addresses as 128-bit numbers (IPv4 mapped into
+// IPv6), then ports, and that
+// each direction is told which side sent it.
+func TestKeyOf(t *testing.T) {
+	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"),
+		netip.MustParseAddr("198.51.100.255"), netip.MustParseAddr("::1"), netip.MustParseAddr("2001:db8::1"),
+		netip.MustParseAddr("2001:db8::1:0:0:1"), netip.MustParseAddr("ff02::1")}
+	ports := []uint16{0, 1, 80, 32768, 65535}
+	for _, x := range addrs {
+		for _, y := range addrs {
+			for _, px := range ports {
+				for _, py := range ports {
+					var kx, ky flowKey
+					sx := keyOf(&Segment{Src: x, SrcPort: px, Dst: y, DstPort: py, VLAN: 7}, &kx)
+					sy := keyOf(&Segment{Src: y, SrcPort: py, Dst: x, DstPort: px, VLAN: 7}, &ky)
+					// x sorts first unless y's address or, with equal
+					// addresses, y's port is lower.
+					want := 0
+					xb, yb := x.As16(), y.As16()
+					if c := bytes.Compare(xb[:], yb[:]); c > 0 || c == 0 && px > py {
+						want = 1
+					}
+					if kx != ky || sx != want || sy != 1-sx && !(x == y && px == py) || kx.vlan != 7 {
+						t.Fatalf("%v:%d -> %v:%d: keys %+v / %+v, sides %d / %d, want side %d", x, px, y, py, kx, ky, sx, sy, want)
+					}
+					a, b := netip.AddrPortFrom(x, px), netip.AddrPortFrom(y, py)
+					if want == 1 {
+						a, b = b, a
+					}
+					if kx.pa != a.Port() || kx.pb != b.Port() || as16(kx.ahi, kx.alo) != a.Addr().As16() || as16(kx.bhi, kx.blo) != b.Addr().As16() {
+						t.Fatalf("%v -> %v: key %+v, want side a %v", a, b, kx, a)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestIndexModel drives the index with random additions and deletions whose
+// hashes are drawn from a few values, so that entries share homes and whole
+// hashes, and checks it against a map after every step: every entry is found
+// from its home in Robin Hood order, and the index grows to its bound and no
+// further.
 func TestIndexModel(t *testing.T) {
 	for _, c := range []struct {
 		maxFlows, hashes int
