@@ -26,7 +26,12 @@ type listenKey struct {
 // use: one goroutine feeds it and hands Stats snapshots to others.
 type Tracker struct {
 	cfg       Config
-	tw, hs    tick  // TimeWait and HandshakeTimeout
+	tw        tick  // TimeWait
+	// timeout is how long an endpoint may stay in each state, 0 for ever:
+	// TimeWait in TIME_WAIT, HandshakeTimeout in SYN_SENT and SYN_RECV. A
+	// table rather than a switch, whose branches the states of interleaved
+	// flows mispredict.
+	timeout [NumStates]tick
 	now       int64 // capture clock, nanoseconds since the Unix epoch
 	epoch     int64 // tick 0, nanoseconds since the Unix epoch (see tick)
 	nowT      tick  // the capture clock, rounded down
@@ -52,13 +57,16 @@ func New(cfg Config) *Tracker {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
-	return &Tracker{
+	t := &Tracker{
 		cfg:       cfg,
 		tw:        span(cfg.TimeWait),
-		hs:        span(cfg.HandshakeTimeout),
 		flows:     newTable(cfg.MaxFlows),
 		listeners: make(map[listenKey]bool),
 	}
+	t.timeout[TimeWait] = t.tw
+	hs := span(cfg.HandshakeTimeout)
+	t.timeout[SynSent], t.timeout[SynRecv] = hs, hs
+	return t
 }
 
 // Track feeds one segment. Segments must come in capture order; the
@@ -353,15 +361,9 @@ func (t *Tracker) deadline(c *conn) tick {
 	}
 	var d tick
 	for e := range c.ep {
-		var x tick
-		switch ep := &c.ep[e]; ep.state() {
-		case TimeWait:
-			x = ep.mark + t.tw
-		case SynSent, SynRecv:
-			x = ep.mark + t.hs
-		}
-		if x != 0 && (d == 0 || x < d) {
-			d = x
+		ep := &c.ep[e]
+		if s := t.timeout[ep.state()]; s != 0 && (d == 0 || ep.mark+s < d) {
+			d = ep.mark + s
 		}
 	}
 	return d
@@ -382,15 +384,8 @@ func (t *Tracker) expire(i int32) {
 	}
 	for e := range c.ep {
 		ep := &c.ep[e]
-		switch ep.state() {
-		case TimeWait:
-			if ep.mark+t.tw <= t.nowT {
-				ep.facts |= closed
-			}
-		case SynSent, SynRecv:
-			if ep.mark+t.hs <= t.nowT {
-				ep.facts |= closed
-			}
+		if s := t.timeout[ep.state()]; s != 0 && ep.mark+s <= t.nowT {
+			ep.facts |= closed
 		}
 	}
 	for e := range c.ep {
