@@ -58,4 +58,5 @@ func (t *Tracker) setClock(n int64) {
 	}
 	t.nowT = tick((n - t.epoch) / msec)
 	t.nowC = t.ticks(n)
+	t.tickEnd = t.epoch + (int64(t.nowT)+1)*msec
 }

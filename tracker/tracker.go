@@ -36,6 +36,7 @@ type Tracker struct {
 	epoch     int64 // tick 0, nanoseconds since the Unix epoch (see tick)
 	nowT      tick  // the capture clock, rounded down
 	nowC      tick  // the capture clock, rounded up
+	tickEnd   int64 // when nowT next moves, nanoseconds since the Unix epoch
 	flows     table
 	listeners map[listenKey]bool // value: passes Config.Local
 	stats     Stats
@@ -113,6 +114,12 @@ func (t *Tracker) track(seg *Segment, k *flowKey, side int) {
 func (t *Tracker) Advance(now time.Time) {
 	n := now.UnixNano()
 	if n <= t.now {
+		return
+	}
+	if n < t.tickEnd {
+		// Within the same millisecond: no timer can have come due since
+		// the last call, as every deadline filed since lies past nowT.
+		t.now, t.nowC = n, t.nowT+1
 		return
 	}
 	t.setClock(n)
