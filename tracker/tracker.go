@@ -25,13 +25,13 @@ type listenKey struct {
 // Tracker follows every TCP flow it is fed. It is not safe for concurrent
 // use: one goroutine feeds it and hands Stats snapshots to others.
 type Tracker struct {
-	cfg       Config
-	tw        tick  // TimeWait
+	cfg Config
+	tw  tick // TimeWait
 	// timeout is how long an endpoint may stay in each state, 0 for ever:
 	// TimeWait in TIME_WAIT, HandshakeTimeout in SYN_SENT and SYN_RECV. A
 	// table rather than a switch, whose branches the states of interleaved
 	// flows mispredict.
-	timeout [NumStates]tick
+	timeout   [NumStates]tick
 	now       int64 // capture clock, nanoseconds since the Unix epoch
 	epoch     int64 // tick 0, nanoseconds since the Unix epoch (see tick)
 	nowT      tick  // the capture clock, rounded down
