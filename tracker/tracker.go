@@ -349,8 +349,7 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 // of cause first, and files the flow under its class and next deadline.
 func (t *Tracker) settle(i int32, side int, cause *Segment) {
 	c := t.flows.at(i)
-	for e := range c.ep {
-		ep := &c.ep[e^side]
+	for _, ep := range [2]*endpoint{&c.ep[side], &c.ep[1-side]} {
 		if s := ep.derive(); s != ep.state() {
 			t.setState(c, ep, s, cause, "")
 		}
@@ -366,14 +365,17 @@ func (t *Tracker) deadline(c *conn) tick {
 		// endpoints' marks are their last segments (see lastCounts).
 		return max(c.ep[0].mark, c.ep[1].mark) + t.tw
 	}
-	var d tick
-	for e := range c.ep {
-		ep := &c.ep[e]
-		if s := t.timeout[ep.state()]; s != 0 && (d == 0 || ep.mark+s < d) {
-			d = ep.mark + s
-		}
+	a, b := &c.ep[0], &c.ep[1]
+	da, db := t.timeout[a.state()], t.timeout[b.state()]
+	switch {
+	case da != 0 && db != 0:
+		return min(a.mark+da, b.mark+db)
+	case da != 0:
+		return a.mark + da
+	case db != 0:
+		return b.mark + db
 	}
-	return d
+	return 0
 }
 
 // expire runs the timers of flow i, whose timer came due. A timer is not
