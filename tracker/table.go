@@ -552,9 +552,14 @@ func (x *index) place(e uint64) {
 			x.e[p] = e
 			return
 		}
-		if od := x.dist(p, o); od < d {
-			x.e[p], e, d = e, o, od
+		// Written without a branch, which would be a coin toss: the
+		// place keeps the entry further from home, the other moves on.
+		od := x.dist(p, o)
+		stay, move, md := o, e, d
+		if od < d {
+			stay, move, md = e, o, od
 		}
+		x.e[p], e, d = stay, move, md
 	}
 }
 
