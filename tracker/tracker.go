@@ -175,7 +175,7 @@ func (t *Tracker) isLocal(a netip.Addr) facts {
 // and a receive event for the receiver, by one rulebook.
 func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 	c := t.flows.at(i)
-	snd, rcv := &c.ep[side], &c.ep[1-side]
+	snd, rcv := c.ends(side)
 	if snd.lastCounts() {
 		snd.mark = now
 	}
@@ -349,7 +349,8 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 // of cause first, and files the flow under its class and next deadline.
 func (t *Tracker) settle(i int32, side int, cause *Segment) {
 	c := t.flows.at(i)
-	for _, ep := range [2]*endpoint{&c.ep[side], &c.ep[1-side]} {
+	snd, rcv := c.ends(side)
+	for _, ep := range [2]*endpoint{snd, rcv} {
 		if s := ep.derive(); s != ep.state() {
 			t.setState(c, ep, s, cause, "")
 		}
