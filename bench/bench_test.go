@@ -181,8 +181,9 @@ func BenchmarkTrack(b *testing.B) {
 			})
 			measure(b, func() int {
 				t := tracker.New(tracker.Config{})
-				for i := range segs {
-					t.Track(&segs[i])
+				// In batches, as tcptrack -r hands them over.
+				for rest := segs; len(rest) > 0; rest = rest[min(len(rest), 1024):] {
+					t.TrackBatch(rest[:min(len(rest), 1024)])
 				}
 				return len(segs)
 			})
