@@ -291,13 +291,13 @@ func (c *conn) scriptMix(t int64) {
 	roll = r.intn(100)
 	switch {
 	case roll < 40:
-		c.clientClose(t+c.think(), false)
+		c.closeFrom(t+c.think(), client, false)
 	case roll < 60:
-		c.clientClose(t+c.think(), true)
+		c.closeFrom(t+c.think(), client, true)
 	case roll < 75:
-		c.serverClose(t+1+r.exp(200), false)
+		c.closeFrom(t+1+r.exp(200), server, false)
 	case roll < 95:
-		c.serverClose(t+1+r.exp(200), true)
+		c.closeFrom(t+1+r.exp(200), server, true)
 	default:
 		c.halfClose(t + c.think())
 	}
@@ -319,40 +319,25 @@ func (c *conn) respond(t int64) int64 {
 	return c.burst(t+proc, server, n, r.pct(3))
 }
 
-// clientClose: the client closes first; the server ACKs the FIN and closes
-// too, either a moment later (four segments) or at once with its FIN carrying
-// the ACK (three).
-func (c *conn) clientClose(t int64, threeWay bool) {
-	c.st = states(tracker.FinWait1, tracker.CloseWait)
-	c.send(t, client, tracker.FIN|tracker.ACK, 0)
-	t += c.lat[server]
+// closeFrom: closer closes first; its peer ACKs the FIN and closes too,
+// either a moment later (four segments) or at once with its FIN carrying
+// the ACK (three). A client closes first as a browser does, a server as
+// HTTP/1.0 does after an answer.
+func (c *conn) closeFrom(t int64, closer int, threeWay bool) {
+	peer := 1 - closer
+	c.st[closer], c.st[peer] = tracker.FinWait1, tracker.CloseWait
+	c.send(t, closer, tracker.FIN|tracker.ACK, 0)
+	t += c.lat[peer]
 	if !threeWay {
-		c.st = states(tracker.FinWait2, tracker.CloseWait)
-		c.send(t, server, tracker.ACK, 0)
+		c.st[closer], c.st[peer] = tracker.FinWait2, tracker.CloseWait
+		c.send(t, peer, tracker.ACK, 0)
 		t += 1 + c.r.exp(1*ms)
 	}
-	c.st = states(tracker.TimeWait, tracker.LastAck)
-	c.send(t, server, tracker.FIN|tracker.ACK, 0)
-	t += c.lat[client]
-	c.st = states(tracker.TimeWait, tracker.Close)
-	c.send(t, client, tracker.ACK, 0)
-}
-
-// serverClose: the server closes first, as HTTP/1.0 does after an answer.
-func (c *conn) serverClose(t int64, threeWay bool) {
-	c.st = states(tracker.CloseWait, tracker.FinWait1)
-	c.send(t, server, tracker.FIN|tracker.ACK, 0)
-	t += c.lat[client]
-	if !threeWay {
-		c.st = states(tracker.CloseWait, tracker.FinWait2)
-		c.send(t, client, tracker.ACK, 0)
-		t += 1 + c.r.exp(1*ms)
-	}
-	c.st = states(tracker.LastAck, tracker.TimeWait)
-	c.send(t, client, tracker.FIN|tracker.ACK, 0)
-	t += c.lat[server]
-	c.st = states(tracker.Close, tracker.TimeWait)
-	c.send(t, server, tracker.ACK, 0)
+	c.st[closer], c.st[peer] = tracker.TimeWait, tracker.LastAck
+	c.send(t, peer, tracker.FIN|tracker.ACK, 0)
+	t += c.lat[closer]
+	c.st[closer], c.st[peer] = tracker.TimeWait, tracker.Close
+	c.send(t, closer, tracker.ACK, 0)
 }
 
 // halfClose: the client shuts down its sending side; the server ACKs the FIN,
@@ -428,9 +413,9 @@ func (c *conn) chunk() bool {
 	case 1:
 		c.phase = 2
 		if c.r.pct(50) {
-			c.clientClose(c.t+c.think(), c.r.pct(30))
+			c.closeFrom(c.t+c.think(), client, c.r.pct(30))
 		} else {
-			c.serverClose(c.t+1+c.r.exp(200), c.r.pct(30))
+			c.closeFrom(c.t+1+c.r.exp(200), server, c.r.pct(30))
 		}
 		return true
 	}

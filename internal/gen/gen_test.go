@@ -352,11 +352,11 @@ func TestScripts(t *testing.T) {
 		// SYN_SENT -SYN+ACK-> ESTABLISHED; LISTEN -SYN, sends SYN+ACK-> SYN_RECV -ACK-> ESTABLISHED.
 		{"handshake", func(c *conn, t int64) { c.handshake(t, false) }, ">S <S. >.", false, E, E},
 		// FIN_WAIT1 -ACK of FIN-> FIN_WAIT2 -FIN-> TIME_WAIT; CLOSE_WAIT -sends FIN-> LAST_ACK -ACK-> CLOSED.
-		{"client close", func(c *conn, t int64) { c.clientClose(t, false) }, ">F. <. <F. >.", false, tracker.TimeWait, C},
+		{"client close", func(c *conn, t int64) { c.closeFrom(t, client, false) }, ">F. <. <F. >.", false, tracker.TimeWait, C},
 		// FIN_WAIT1 -FIN with ACK of its FIN-> TIME_WAIT.
-		{"client close 3-way", func(c *conn, t int64) { c.clientClose(t, true) }, ">F. <F. >.", false, tracker.TimeWait, C},
-		{"server close", func(c *conn, t int64) { c.serverClose(t, false) }, "<F. >. >F. <.", false, C, tracker.TimeWait},
-		{"server close 3-way", func(c *conn, t int64) { c.serverClose(t, true) }, "<F. >F. <.", false, C, tracker.TimeWait},
+		{"client close 3-way", func(c *conn, t int64) { c.closeFrom(t, client, true) }, ">F. <F. >.", false, tracker.TimeWait, C},
+		{"server close", func(c *conn, t int64) { c.closeFrom(t, server, false) }, "<F. >. >F. <.", false, C, tracker.TimeWait},
+		{"server close 3-way", func(c *conn, t int64) { c.closeFrom(t, server, true) }, "<F. >F. <.", false, C, tracker.TimeWait},
 		// The server ACKs the FIN and goes on sending: FIN_WAIT2 and CLOSE_WAIT.
 		{"half close", func(c *conn, t int64) { c.halfClose(t) }, ">F. <.", true, tracker.FinWait2, tracker.CloseWait},
 		// SYN_SENT -RST+ACK acking its SYN-> CLOSED; no listener showed itself.
