@@ -26,7 +26,6 @@ type listenKey struct {
 // use: one goroutine feeds it and hands Stats snapshots to others.
 type Tracker struct {
 	cfg Config
-	tw  tick // TimeWait
 	// timeout is how long an endpoint may stay in each state, 0 for ever:
 	// TimeWait in TIME_WAIT, HandshakeTimeout in SYN_SENT and SYN_RECV. A
 	// table rather than a switch, whose branches the states of interleaved
@@ -60,11 +59,10 @@ func New(cfg Config) *Tracker {
 	}
 	t := &Tracker{
 		cfg:       cfg,
-		tw:        span(cfg.TimeWait),
 		flows:     newTable(cfg.MaxFlows),
 		listeners: make(map[listenKey]bool),
 	}
-	t.timeout[TimeWait] = t.tw
+	t.timeout[TimeWait] = span(cfg.TimeWait)
 	hs := span(cfg.HandshakeTimeout)
 	t.timeout[SynSent], t.timeout[SynRecv] = hs, hs
 	return t
@@ -364,7 +362,7 @@ func (t *Tracker) deadline(c *conn) tick {
 	if c.class() == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
 		// Kept a while to absorb stray segments, then forgotten. Both
 		// endpoints' marks are their last segments (see lastCounts).
-		return max(c.ep[0].mark, c.ep[1].mark) + t.tw
+		return max(c.ep[0].mark, c.ep[1].mark) + t.timeout[TimeWait]
 	}
 	a, b := &c.ep[0], &c.ep[1]
 	da, db := t.timeout[a.state()], t.timeout[b.state()]
