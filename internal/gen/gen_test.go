@@ -13,6 +13,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/tcptrack/tcptrack/decode"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -520,6 +521,44 @@ func TestSizesFinish(t *testing.T) {
 			// A few held connections may run past the count (Result.End).
 			if cfg.Packets > 0 && r.res.Packets > cfg.Packets+cfg.Packets/10+10 {
 				t.Errorf("%d packets, asked for %d", r.res.Packets, cfg.Packets)
+			}
+		})
+	}
+}
+
+// TestChecksums generates every mode whole (no snaplen cut) and has the
+// decoder verify every TCP checksum: the generator's checksum code and the
+// decoder's are written apart, so that each checks the other.
+func TestChecksums(t *testing.T) {
+	for _, s := range small {
+		t.Run(s.name, func(t *testing.T) {
+			cfg := s.cfg
+			cfg.Snaplen = 65535
+			data, _ := generate(t, cfg)
+			src, err := decode.NewReader(s.name, io.NopCloser(bytes.NewReader(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := decode.NewDecoder()
+			d.VerifyChecksums = true
+			var (
+				f      decode.Frame
+				seg    tracker.Segment
+				frames uint64
+			)
+			for {
+				if err := src.Next(&f); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				frames++
+				if err := d.Decode(&f, &seg); err != nil {
+					t.Fatalf("frame %d: %v", frames, err)
+				}
+			}
+			if st := d.Stats(); st.Segments != frames || frames == 0 {
+				t.Fatalf("%d frames, %d segments decoded with checksums verified", frames, st.Segments)
 			}
 		})
 	}

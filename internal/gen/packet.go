@@ -160,6 +160,8 @@ func putMAC(m []byte, a *[16]byte, v6 bool) {
 	copy(m[2:6], a[:4])
 }
 
+// sum and fold compute the Internet checksum (RFC 1071). The decoder has
+// its own, written apart on purpose: TestChecksums has it verify these.
 func sum(b []byte, s uint32) uint32 {
 	for len(b) >= 2 {
 		s += uint32(b[0])<<8 | uint32(b[1])
