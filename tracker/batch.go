@@ -1,5 +1,7 @@
 package tracker
 
+import "runtime"
+
 // batchLen is how many segments TrackBatch fetches ahead: enough to keep
 // the memory system busy, few enough that what it fetched is still in the
 // cache when the segment's turn comes (64 flows, 12 KB). 64 read the mix
@@ -31,6 +33,7 @@ func (t *Tracker) TrackBatch(segs []Segment) {
 		}
 		segs = segs[n:]
 	}
+	runtime.KeepAlive(t) // see mappings
 }
 
 // warm reads the index entries of keys, and then the flows they name, only

@@ -5,7 +5,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
-	"runtime"
 )
 
 // table holds the flows: a slab of conns reused through a free list, an
@@ -13,26 +12,28 @@ import (
 // order of activity (second chances aside: see touch), and a heap of timer
 // deadlines.
 //
-// Memory is allocated in fixed-size chunks, so the table grows without
-// copying its records and never holds more than a chunk beyond the flows it
-// has held at once; nothing in it is a pointer, so the garbage collector
-// never scans it. Nothing here allocates once the table has grown to its
-// bound.
+// The arrays are reserved at the table's bound in mapped memory, which
+// takes pages only as they are first touched (see mappings): the table
+// grows without copying its records, and holds no more memory than the
+// most flows it has held at once. Nothing in it is a pointer, so the
+// garbage collector never scans it. Nothing here allocates once the index
+// has grown to its bound.
 type table struct {
+	mem    *mappings
 	index  index
-	conns  chunked[conn]
+	conns  []conn
 	used   int32             // slots handed out so far; slots below it are in use or free
 	free   int32             // first free slot, chained through conn.next; -1 when none
 	n      int               // flows in the table
 	head   [numClasses]int32 // least recently active, but for second chances
 	tail   [numClasses]int32 // most recently filed
-	timer  chunked[timer]    // min-heap of deadlines
+	timer  []timer           // min-heap of deadlines
 	nt     int32             // timers in the heap
-	v6     chunked[[2][16]byte]
-	v6n    int32           // IPv6 address pairs handed out
-	v6buf  []int32         // free IPv6 address pairs
-	asides map[int32]aside // by slot
-	sink   uint64          // see warm
+	v6     [][2][16]byte     // reserved at the first IPv6 flow
+	v6n    int32             // IPv6 address pairs handed out
+	v6buf  []int32           // free IPv6 address pairs
+	asides map[int32]aside   // by slot
+	sink   uint64            // see warm
 }
 
 // classFree marks a conn on the free list.
@@ -49,18 +50,20 @@ func (x timer) slot() int32 { return int32(uint32(x)) }
 const maxLoad = 13
 
 func newTable(maxFlows int) table {
-	t := table{free: -1, asides: make(map[int32]aside)}
+	m := &mappings{}
+	t := table{mem: m, free: -1, asides: make(map[int32]aside),
+		conns: newArray[conn](m, maxFlows), timer: newArray[timer](m, maxFlows)}
 	for i := range t.head {
 		t.head[i], t.tail[i] = -1, -1
 	}
-	t.index.init(maxFlows)
+	t.index.init(maxFlows, m)
 	return t
 }
 
 func (t *table) len() int { return t.n }
 
 // at returns the conn in slot i.
-func (t *table) at(i int32) *conn { return t.conns.at(i) }
+func (t *table) at(i int32) *conn { return &t.conns[i] }
 
 // find returns the slot of the flow with key k, whose hash is filled in
 // (see Tracker.keyOf).
@@ -89,7 +92,7 @@ func (t *table) matches(c *conn, k *flowKey) bool {
 	if c.fam != famV6 {
 		return false
 	}
-	p := t.v6.at(int32(c.a))
+	p := &t.v6[c.a]
 	return p[0] == as16(k.ahi, k.alo) && p[1] == as16(k.bhi, k.blo)
 }
 
@@ -104,7 +107,6 @@ func (t *table) insert(k *flowKey, as4in6 bool) int32 {
 	} else {
 		i = t.used
 		t.used++
-		t.conns.grow(t.used)
 	}
 	c := t.at(i)
 	*c = conn{heapIdx: -1}
@@ -130,11 +132,13 @@ func (t *table) store(c *conn, k *flowKey, as4in6 bool) {
 			j = t.v6buf[n-1]
 			t.v6buf = t.v6buf[:n-1]
 		} else {
+			if t.v6 == nil {
+				t.v6 = newArray[[2][16]byte](t.mem, len(t.conns))
+			}
 			j = t.v6n
 			t.v6n++
-			t.v6.grow(t.v6n)
 		}
-		*t.v6.at(j) = [2][16]byte{as16(k.ahi, k.alo), as16(k.bhi, k.blo)}
+		t.v6[j] = [2][16]byte{as16(k.ahi, k.alo), as16(k.bhi, k.blo)}
 		c.fam, c.a = famV6, uint32(j)
 	}
 }
@@ -143,7 +147,7 @@ func (t *table) store(c *conn, k *flowKey, as4in6 bool) {
 func (t *table) key(c *conn) flowKey {
 	k := flowKey{pa: c.ep[0].port, pb: c.ep[1].port, vlan: c.vlan}
 	if c.fam == famV6 {
-		p := t.v6.at(int32(c.a))
+		p := &t.v6[c.a]
 		k.ahi, k.alo = binary.BigEndian.Uint64(p[0][:8]), binary.BigEndian.Uint64(p[0][8:])
 		k.bhi, k.blo = binary.BigEndian.Uint64(p[1][:8]), binary.BigEndian.Uint64(p[1][8:])
 	} else {
@@ -166,7 +170,7 @@ func (t *table) addr(c *conn, side int) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff,
 			12: byte(a >> 24), 13: byte(a >> 16), 14: byte(a >> 8), 15: byte(a)}), port)
 	}
-	return netip.AddrPortFrom(netip.AddrFrom16(t.v6.at(int32(c.a))[side]), port)
+	return netip.AddrPortFrom(netip.AddrFrom16(t.v6[c.a][side]), port)
 }
 
 // flow returns the name of c, client first.
@@ -301,8 +305,8 @@ func (t *table) setDeadline(i int32, d tick) {
 	case d == 0:
 	case h < 0:
 		t.heapPush(i, d)
-	case d < t.timer.at(h).when():
-		*t.timer.at(h) = timer(d)<<32 | timer(uint32(i))
+	case d < t.timer[h].when():
+		t.timer[h] = timer(d)<<32 | timer(uint32(i))
 		t.up(h)
 	}
 }
@@ -317,7 +321,7 @@ func (t *table) refile(i int32, d tick) {
 	case d == 0:
 		t.heapRemove(h)
 	default:
-		*t.timer.at(h) = timer(d)<<32 | timer(uint32(i))
+		t.timer[h] = timer(d)<<32 | timer(uint32(i))
 		t.fix(h)
 	}
 }
@@ -325,8 +329,7 @@ func (t *table) refile(i int32, d tick) {
 func (t *table) heapPush(i int32, d tick) {
 	h := t.nt
 	t.nt++
-	t.timer.grow(t.nt)
-	*t.timer.at(h) = timer(d)<<32 | timer(uint32(i))
+	t.timer[h] = timer(d)<<32 | timer(uint32(i))
 	t.at(i).heapIdx = h
 	t.up(h)
 }
@@ -336,7 +339,7 @@ func (t *table) due(now tick) int32 {
 	if t.nt == 0 {
 		return -1
 	}
-	if x := *t.timer.at(0); x.when() <= now {
+	if x := t.timer[0]; x.when() <= now {
 		return x.slot()
 	}
 	return -1
@@ -344,10 +347,10 @@ func (t *table) due(now tick) int32 {
 
 func (t *table) heapRemove(h int32) {
 	last := t.nt - 1
-	t.at(t.timer.at(h).slot()).heapIdx = -1
+	t.at(t.timer[h].slot()).heapIdx = -1
 	if h != last {
-		x := *t.timer.at(last)
-		*t.timer.at(h) = x
+		x := t.timer[last]
+		t.timer[h] = x
 		t.at(x.slot()).heapIdx = h
 	}
 	t.nt--
@@ -369,10 +372,10 @@ func (t *table) fix(h int32) {
 const heapArity = 4
 
 func (t *table) up(h int32) {
-	x := *t.timer.at(h)
+	x := t.timer[h]
 	for h > 0 {
 		p := (h - 1) / heapArity
-		px := *t.timer.at(p)
+		px := t.timer[p]
 		if px <= x {
 			break
 		}
@@ -384,15 +387,15 @@ func (t *table) up(h int32) {
 
 func (t *table) down(h0 int32) bool {
 	h, n := h0, t.nt
-	x := *t.timer.at(h)
+	x := t.timer[h]
 	for {
 		c := heapArity*h + 1
 		if c >= n {
 			break
 		}
-		m, mx := c, *t.timer.at(c)
+		m, mx := c, t.timer[c]
 		for j := c + 1; j < min(c+heapArity, n); j++ {
-			if y := *t.timer.at(j); y < mx {
+			if y := t.timer[j]; y < mx {
 				m, mx = j, y
 			}
 		}
@@ -408,7 +411,7 @@ func (t *table) down(h0 int32) bool {
 
 // put places timer x at position h of the heap.
 func (t *table) put(h int32, x timer) {
-	*t.timer.at(h) = x
+	t.timer[h] = x
 	t.at(x.slot()).heapIdx = h
 }
 
@@ -432,28 +435,10 @@ func (t *table) rebase(shift int64) {
 		}
 	}
 	for h := range t.nt {
-		x := t.timer.at(h)
+		x := &t.timer[h]
 		d := x.when()
 		move(&d)
 		*x = timer(max(d, 1))<<32 | timer(uint32(x.slot()))
-	}
-}
-
-// chunked is an array that grows a chunk at a time, so that growing never
-// copies what it holds.
-type chunked[T any] struct{ c []*[chunkLen]T }
-
-const (
-	chunkBits = 12
-	chunkLen  = 1 << chunkBits
-)
-
-func (a *chunked[T]) at(i int32) *T { return &a.c[i>>chunkBits][i&(chunkLen-1)] }
-
-// grow makes room for n elements.
-func (a *chunked[T]) grow(n int32) {
-	for int(n) > len(a.c)*chunkLen {
-		a.c = append(a.c, new([chunkLen]T))
 	}
 }
 
@@ -469,13 +454,15 @@ func (a *chunked[T]) grow(n int32) {
 // nothing depends on that order.
 type index struct {
 	e     []uint64
-	n     int // entries in use
-	limit int // entries beyond which it grows
-	max   int // length it never grows past
+	mem   *mappings // where e is mapped
+	n     int       // entries in use
+	limit int       // entries beyond which it grows
+	max   int       // length it never grows past
 	seed  [4]uint64
 }
 
-func (x *index) init(maxFlows int) {
+func (x *index) init(maxFlows int, m *mappings) {
+	x.mem = m
 	x.max = max(maxFlows*16/maxLoad+1, 8)
 	x.resize(min(1024, x.max))
 	for i := range x.seed {
@@ -485,7 +472,7 @@ func (x *index) init(maxFlows int) {
 
 func (x *index) resize(n int) {
 	old := x.e
-	x.e = make([]uint64, n)
+	x.e = newArray[uint64](x.mem, n)
 	x.limit = n * maxLoad / 16
 	if n == x.max {
 		x.limit = n - 1
@@ -495,18 +482,10 @@ func (x *index) resize(n int) {
 			x.place(e)
 		}
 	}
-	if len(old) >= collectAt {
-		// The old index is garbage a tenth the size of the flows, and
-		// nothing else the tracker does makes garbage to prompt a
-		// collection: collect it now, so that the flows added next take
-		// its pages instead of new ones from the system.
-		old = nil
-		runtime.GC()
-	}
+	// Given back at once, so that the flows added next take its pages
+	// instead of new ones from the system.
+	freeArray(x.mem, old)
 }
-
-// collectAt is the length of an index worth a collection when dropped: 8 MB.
-const collectAt = 1 << 20
 
 // home returns the position where a key with hash h belongs: the hash
 // scaled to the length, so that the length need not be a power of two.

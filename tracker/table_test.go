@@ -69,7 +69,9 @@ func TestIndexModel(t *testing.T) {
 		t.Run(fmt.Sprintf("max=%d/hashes=%d", c.maxFlows, c.hashes), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, uint64(c.maxFlows)))
 			var x index
-			x.init(c.maxFlows)
+			m := &mappings{}
+			t.Cleanup(m.release)
+			x.init(c.maxFlows, m)
 			model := map[int32]uint32{} // slot -> hash
 			var live []int32
 			next := int32(0)
@@ -156,6 +158,7 @@ func TestTableModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 3))
 	const maxFlows = 64
 	tb := newTable(maxFlows)
+	t.Cleanup(tb.mem.release)
 	type flow struct {
 		slot int32
 		src  netip.AddrPort
@@ -210,6 +213,7 @@ func TestTableModel(t *testing.T) {
 // is reused before the slab grows.
 func TestTableEvictionOrder(t *testing.T) {
 	tb := newTable(8)
+	t.Cleanup(tb.mem.release)
 	r := rand.New(rand.NewPCG(4, 5))
 	slots := make([]int32, 6)
 	for n := range slots {
@@ -260,6 +264,7 @@ func TestTableEvictionOrder(t *testing.T) {
 func TestTimerHeap(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 7))
 	tb := newTable(200)
+	t.Cleanup(tb.mem.release)
 	model := map[int32]tick{}
 	for n := range 200 {
 		k := flowKey{alo: 0xffff<<32 | uint64(n), blo: 0xffff << 32}

@@ -1,7 +1,9 @@
 package tracker
 
 import (
+	"math"
 	"net/netip"
+	"runtime"
 	"time"
 )
 
@@ -51,6 +53,7 @@ func New(cfg Config) *Tracker {
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = DefaultMaxFlows
 	}
+	cfg.MaxFlows = min(cfg.MaxFlows, math.MaxInt32)
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = DefaultTimeWait
 	}
@@ -62,6 +65,9 @@ func New(cfg Config) *Tracker {
 		flows:     newTable(cfg.MaxFlows),
 		listeners: make(map[listenKey]bool),
 	}
+	// The table's memory is mapped, not the garbage collector's: give it
+	// back with the Tracker (see mappings).
+	runtime.AddCleanup(t, (*mappings).release, t.flows.mem)
 	t.timeout[TimeWait] = span(cfg.TimeWait)
 	hs := span(cfg.HandshakeTimeout)
 	t.timeout[SynSent], t.timeout[SynRecv] = hs, hs
@@ -75,6 +81,7 @@ func (t *Tracker) Track(seg *Segment) {
 	var key flowKey
 	side := t.keyOf(seg, &key)
 	t.track(seg, &key, side)
+	runtime.KeepAlive(t) // see mappings
 }
 
 // keyOf fills in k with the flow key of seg, hashed, and returns which
@@ -124,6 +131,7 @@ func (t *Tracker) Advance(now time.Time) {
 	for i := t.flows.due(t.nowT); i >= 0; i = t.flows.due(t.nowT) {
 		t.expire(i)
 	}
+	runtime.KeepAlive(t) // see mappings
 }
 
 // open adds a flow for seg's key, evicting one first if the table is full.
@@ -539,6 +547,7 @@ func (t *Tracker) Sockets(fn func(Socket)) {
 			})
 		}
 	}
+	runtime.KeepAlive(t) // see mappings
 }
 
 // unacked returns the data bytes e has sent that peer has not been seen to
