@@ -16,6 +16,10 @@ type flowKey struct {
 	pa, pb   uint16
 	vlan     uint16
 	hash     uint32 // filled in by Tracker.keyOf
+	// v4 says both addresses are IPv4 (IPv4-mapped). Worked out once
+	// here, from the words already in registers, rather than from the
+	// stored words by every reader of the key.
+	v4 bool
 }
 
 // keyOf fills in k, but for its hash, with the flow key of seg, and returns
@@ -43,13 +47,8 @@ func keyOf(seg *Segment, k *flowKey) int {
 	pa, pb = pa^x, pb^x
 	k.ahi, k.alo, k.bhi, k.blo = ahi, alo, bhi, blo
 	k.pa, k.pb, k.vlan = uint16(pa), uint16(pb), seg.VLAN
+	k.v4 = ahi|bhi|(alo>>32^0xffff)|(blo>>32^0xffff) == 0
 	return int(swap)
-}
-
-// v4 reports whether both addresses are IPv4: one test of all the words
-// rather than four branches, as it runs more than once per segment.
-func (k *flowKey) v4() bool {
-	return k.ahi|k.bhi|(k.alo>>32^0xffff)|(k.blo>>32^0xffff) == 0
 }
 
 // words returns a as a 128-bit number, high word first, IPv4 as

@@ -86,7 +86,7 @@ func (t *table) matches(c *conn, k *flowKey) bool {
 	if c.ep[0].port != k.pa || c.ep[1].port != k.pb || c.vlan != k.vlan {
 		return false
 	}
-	if k.v4() {
+	if k.v4 {
 		return c.fam != famV6 && c.a == uint32(k.alo) && c.b == uint32(k.blo)
 	}
 	if c.fam != famV6 {
@@ -122,9 +122,9 @@ func (t *table) insert(k *flowKey, as4in6 bool) int32 {
 func (t *table) store(c *conn, k *flowKey, as4in6 bool) {
 	c.ep[0].port, c.ep[1].port, c.vlan = k.pa, k.pb, k.vlan
 	switch {
-	case k.v4() && as4in6:
+	case k.v4 && as4in6:
 		c.fam, c.a, c.b = fam4in6, uint32(k.alo), uint32(k.blo)
-	case k.v4():
+	case k.v4:
 		c.fam, c.a, c.b = famV4, uint32(k.alo), uint32(k.blo)
 	default:
 		var j int32
@@ -145,7 +145,7 @@ func (t *table) store(c *conn, k *flowKey, as4in6 bool) {
 
 // key returns the flowKey of conn c.
 func (t *table) key(c *conn) flowKey {
-	k := flowKey{pa: c.ep[0].port, pb: c.ep[1].port, vlan: c.vlan}
+	k := flowKey{pa: c.ep[0].port, pb: c.ep[1].port, vlan: c.vlan, v4: c.fam != famV6}
 	if c.fam == famV6 {
 		p := &t.v6[c.a]
 		k.ahi, k.alo = binary.BigEndian.Uint64(p[0][:8]), binary.BigEndian.Uint64(p[0][8:])
@@ -209,13 +209,12 @@ func (t *table) dropAside(i int32) {
 	}
 }
 
-// touch files slot i, just active, under class cls. A flow that stays in
+// touch files slot i, c, just active, under class cls. A flow that stays in
 // its class is only marked recent rather than moved to the newest end of
 // the list: moving it would reach into the records of its neighbours in
 // the list, two trips to memory per segment on a table larger than the
 // cache. victim gives marked flows their move when it meets them.
-func (t *table) touch(i int32, cls uint8) {
-	c := t.at(i)
+func (t *table) touch(i int32, c *conn, cls uint8) {
 	if c.class() == cls {
 		c.flags |= flowRecent
 		return
@@ -293,13 +292,12 @@ func (t *table) oldest() int32 {
 	return -1
 }
 
-// setDeadline makes sure that slot i comes due (see due) no later than d;
+// setDeadline makes sure that slot i, c, comes due (see due) no later than d;
 // 0 is no deadline. It moves a timer only earlier: most segments move
 // their flow's deadline later (a handshake retried, a closed flow's stray),
 // and a timer that comes due early is filed again by the caller (refile)
 // once, instead of moving through the heap on every segment.
-func (t *table) setDeadline(i int32, d tick) {
-	c := t.at(i)
+func (t *table) setDeadline(i int32, c *conn, d tick) {
 	h := c.heapIdx
 	switch {
 	case d == 0:
@@ -562,7 +560,7 @@ func (x *index) del(h uint32, i int32) {
 func (x *index) hash(k *flowKey) uint32 {
 	ports := uint64(k.pa)<<32 | uint64(k.pb)<<16 | uint64(k.vlan)
 	var h uint64
-	if k.v4() {
+	if k.v4 {
 		h = mix((k.alo<<32|k.blo&0xffffffff)^x.seed[0], ports^x.seed[1])
 	} else {
 		h = mix(k.ahi^x.seed[0], k.alo^x.seed[1]) ^ mix(k.bhi^x.seed[2], k.blo^x.seed[3])

@@ -226,14 +226,14 @@ func TestTableEvictionOrder(t *testing.T) {
 	}
 	// Classes after the touches, oldest first: closed 4, 1; half-open 0, 5;
 	// active 3, 2.
-	tb.touch(slots[2], classActive)
-	tb.touch(slots[1], classClosed)
-	tb.touch(slots[3], classActive)
-	tb.touch(slots[4], classClosed)
-	tb.touch(slots[2], classActive)
-	tb.touch(slots[1], classClosed)
-	tb.touch(slots[0], classHalfOpen)
-	tb.touch(slots[5], classHalfOpen)
+	tb.touch(slots[2], tb.at(slots[2]), classActive)
+	tb.touch(slots[1], tb.at(slots[1]), classClosed)
+	tb.touch(slots[3], tb.at(slots[3]), classActive)
+	tb.touch(slots[4], tb.at(slots[4]), classClosed)
+	tb.touch(slots[2], tb.at(slots[2]), classActive)
+	tb.touch(slots[1], tb.at(slots[1]), classClosed)
+	tb.touch(slots[0], tb.at(slots[0]), classHalfOpen)
+	tb.touch(slots[5], tb.at(slots[5]), classHalfOpen)
 	want := []struct {
 		n   int
 		why EvictReason
@@ -267,14 +267,14 @@ func TestTimerHeap(t *testing.T) {
 	t.Cleanup(tb.mem.release)
 	model := map[int32]tick{}
 	for n := range 200 {
-		k := flowKey{alo: 0xffff<<32 | uint64(n), blo: 0xffff << 32}
+		k := flowKey{alo: 0xffff<<32 | uint64(n), blo: 0xffff << 32, v4: true}
 		tb.lookup(&k)
 		tb.insert(&k, false)
 	}
 	for range 5000 {
 		i := int32(r.IntN(200))
 		d := tick(r.IntN(50))
-		tb.setDeadline(i, d)
+		tb.setDeadline(i, tb.at(i), d)
 		if d == 0 {
 			delete(model, i)
 		} else {

@@ -155,7 +155,7 @@ func (t *Tracker) open(key *flowKey, side int, seg *Segment, now tick) int32 {
 			flags: seg.Flags, window: seg.Window, from: uint8(side)})
 	}
 	c.ep[side].mark = now
-	t.flows.setDeadline(i, t.deadline(c))
+	t.flows.setDeadline(i, c, t.deadline(c))
 	return i
 }
 
@@ -187,7 +187,7 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 	}
 
 	if c.flags&flowPickup != 0 && c.flags&flowProven == 0 && !t.prove(i, side, seg, now) {
-		t.settle(i, side, seg)
+		t.settle(i, c, snd, rcv, seg)
 		return
 	}
 	if seg.Flags&SYN != 0 && seg.Flags&RST == 0 && !t.synOnFlow(i, side, seg, now) {
@@ -223,11 +223,11 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 			scaleWindows(snd, rcv)
 		}
 		if crossed {
-			t.settle(i, side, seg) // SYN_SENT first, then SYN_RECV
+			t.settle(i, c, snd, rcv, seg) // SYN_SENT first, then SYN_RECV
 			snd.facts |= gotSyn
 		}
 	}
-	t.settle(i, side, seg)
+	t.settle(i, c, snd, rcv, seg)
 }
 
 // prove handles a segment of a picked-up flow that has not yet shown
@@ -351,18 +351,19 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 	t.flows.dropAside(i)
 }
 
-// settle derives both endpoints' states after flow i changed, the sender
-// of cause first, and files the flow under its class and next deadline.
-func (t *Tracker) settle(i int32, side int, cause *Segment) {
-	c := t.flows.at(i)
-	snd, rcv := c.ends(side)
-	for _, ep := range [2]*endpoint{snd, rcv} {
-		if s := ep.derive(); s != ep.state() {
-			t.setState(c, ep, s, cause, "")
-		}
+// settle derives both endpoints' states after flow i, c, changed, the
+// sender of cause (snd) first, and files the flow under its class and next
+// deadline.
+func (t *Tracker) settle(i int32, c *conn, snd, rcv *endpoint, cause *Segment) {
+	// Written out twice: a loop over the pair built the array on the stack.
+	if s := snd.derive(); s != snd.state() {
+		t.setState(c, snd, s, cause, "")
 	}
-	t.flows.touch(i, c.classify())
-	t.flows.setDeadline(i, t.deadline(c))
+	if s := rcv.derive(); s != rcv.state() {
+		t.setState(c, rcv, s, cause, "")
+	}
+	t.flows.touch(i, c, c.classify())
+	t.flows.setDeadline(i, c, t.deadline(c))
 }
 
 // deadline returns when flow c's next timer runs out, or 0.
