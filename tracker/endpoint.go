@@ -247,10 +247,18 @@ func (e *endpoint) send(seg *Segment, peer *endpoint) {
 	}
 	if seg.Flags&ACK != 0 {
 		ack := Seq(seg.Ack)
-		if !e.has(hasAcked) || e.acked.LessThan(ack) {
-			e.acked = ack
-			e.facts |= hasAcked
+		// acked moves to ack if that is further. Whether it does is a
+		// coin toss to a branch (a data sender's ACKs repeat, its peer's
+		// move), so it is picked with conditional moves.
+		acked := e.acked
+		if acked.LessThan(ack) {
+			acked = ack
 		}
+		if !e.has(hasAcked) {
+			acked = ack
+		}
+		e.acked = acked
+		e.facts |= hasAcked
 		// e's acknowledgment number is the best evidence of what it received.
 		if peer.has(sentSyn) && peer.isn.LessThan(ack) {
 			e.confirm(gotSyn, doubtGotSyn)
@@ -259,10 +267,16 @@ func (e *endpoint) send(seg *Segment, peer *endpoint) {
 			e.confirm(gotFin, doubtGotFin)
 		}
 	}
-	if !e.has(hasNxt) || e.nxt.LessThan(end) {
-		e.nxt = end
-		e.facts |= hasNxt
+	// Likewise nxt: a data sender's moves, its peer's stays.
+	nxt := e.nxt
+	if nxt.LessThan(end) {
+		nxt = end
 	}
+	if !e.has(hasNxt) {
+		nxt = end
+	}
+	e.nxt = nxt
+	e.facts |= hasNxt
 	e.win = seg.Window
 	if seg.Flags&SYN != 0 {
 		e.facts |= synWindow
