@@ -37,14 +37,14 @@ const readSize = 128 << 10
 // pipes, FIFOs and stdin work.
 type buffer struct {
 	r          io.Reader
-	buf        []byte
-	start, end int   // buf[start:end] is read but not consumed
-	off        int64 // stream offset of buf[start]
-	err        error // sticky error of r (io.EOF at the end)
+	buf        *[bufSize]byte // an array, not a slice: slicing it needs no length loaded or checked
+	start, end int            // buf[start:end] is read but not consumed
+	off        int64          // stream offset of buf[start]
+	err        error          // sticky error of r (io.EOF at the end)
 }
 
 func newBuffer(r io.Reader) *buffer {
-	return &buffer{r: r, buf: make([]byte, bufSize)}
+	return &buffer{r: r, buf: new([bufSize]byte)}
 }
 
 // peek returns the next n (at most bufSize) bytes without consuming them;
@@ -58,7 +58,7 @@ func (b *buffer) peek(n int) ([]byte, error) {
 	if b.start > 0 {
 		// What is left is shorter than n, so this copy is cheap; it makes
 		// room for one large read.
-		b.end = copy(b.buf, b.buf[b.start:b.end])
+		b.end = copy(b.buf[:], b.buf[b.start:b.end])
 		b.start = 0
 	}
 	for zero := 0; b.end < n && b.err == nil; {
