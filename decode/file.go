@@ -21,7 +21,8 @@ import (
 // name the packet number and byte offset where reading stopped (for a gzip
 // file, the offset in the decompressed stream) and wrap one of ErrEmpty,
 // ErrBadMagic, ErrTruncated or ErrCorrupt. Frames before the error have all been returned
-// by Next.
+// by Next. Next leaves f as it was when it returns an error, io.EOF included,
+// so that f still describes the last frame (but its Data is no longer valid).
 func OpenFile(path string) (Source, error) {
 	if path == "-" {
 		// Stdin belongs to the process: Close leaves it open.

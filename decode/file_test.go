@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -133,7 +134,11 @@ func readAll(s Source) ([]rec, []uint64, error) {
 		f    Frame
 	)
 	for {
+		last := f
 		err := s.Next(&f)
+		if err != nil && !sameFrame(&f, &last) {
+			return got, nums, fmt.Errorf("Next changed the frame when it failed with %w", err)
+		}
 		if err == io.EOF {
 			return got, nums, nil
 		}
@@ -154,6 +159,13 @@ func readAll(s Source) ([]rec, []uint64, error) {
 		got = append(got, r)
 		nums = append(nums, f.Number)
 	}
+}
+
+// sameFrame reports whether a and b are the same, Data by its slice header:
+// after Next the bytes it pointed to may have been overwritten.
+func sameFrame(a, b *Frame) bool {
+	return unsafe.SliceData(a.Data) == unsafe.SliceData(b.Data) && len(a.Data) == len(b.Data) && cap(a.Data) == cap(b.Data) &&
+		a.Time == b.Time && a.CaptureLen == b.CaptureLen && a.WireLen == b.WireLen && a.LinkType == b.LinkType && a.Number == b.Number
 }
 
 func checkRecs(t *testing.T, got []rec, nums []uint64, want []rec) {
