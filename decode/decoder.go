@@ -331,6 +331,18 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 		seg.Options.HasTimestamps = true
 		seg.Options.TSVal = binary.BigEndian.Uint32(opts[24:])
 		seg.Options.TSEcr = binary.BigEndian.Uint32(opts[28:])
+	case optEnd == 40 && isLinuxSYNOptions((*[40]byte)(data[tcpOff:])):
+		// Linux opens every connection, both ways, with MSS, SACK
+		// permitted, timestamps, NOP and window scale, in that order
+		// (tcp_options_write). parseOptions walked those five options
+		// for about 220 instructions and 4 mispredicted branches.
+		h := (*[40]byte)(data[tcpOff:])
+		seg.Options.MSS = binary.BigEndian.Uint16(h[22:])
+		seg.Options.SACKPermitted = true
+		seg.Options.HasTimestamps = true
+		seg.Options.TSVal = binary.BigEndian.Uint32(h[28:])
+		seg.Options.TSEcr = binary.BigEndian.Uint32(h[32:])
+		seg.Options.WScale, seg.Options.HasWScale = h[39], true
 	default:
 		if !parseOptions(data[tcpOff+20:tcpOff+optEnd], capLen < doff, &seg.Options) {
 			return d.skip(ReasonTCPOptions)
@@ -341,6 +353,15 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 	}
 	d.stats.Segments++
 	return nil
+}
+
+// isLinuxSYNOptions reports whether the TCP header h carries the options of
+// a Linux SYN or SYN+ACK: MSS (kind 2, length 4), SACK permitted (4, 2),
+// timestamps (8, 10), NOP, window scale (3, 3). The values in between are
+// masked out.
+func isLinuxSYNOptions(h *[40]byte) bool {
+	return binary.BigEndian.Uint64(h[20:])&0xffff0000ffffffff == 0x020400000402080a &&
+		binary.BigEndian.Uint32(h[36:])&0xffffff00 == 0x01030300
 }
 
 // parseOptions reads the options that matter from b, the option bytes of a

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -370,6 +371,18 @@ func TestDecodeOddButValid(t *testing.T) {
 			want := tracker.Options{MSS: 1460, SACKPermitted: true}
 			if s.Options != want || s.PayloadLen != uint32(len(testPayload)) {
 				t.Errorf("options %+v payload %d, want %+v and %d", s.Options, s.PayloadLen, want, len(testPayload))
+			}
+		}},
+		{"options in another order", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte {
+			// NOP and window scale first: the same options, which
+			// parseOptions walks instead of Decode reading them at
+			// their places in the order Linux writes.
+			opts := b[tcp4+20 : tcp4+40]
+			copy(opts, append(bytes.Clone(opts[16:]), opts[:16]...))
+			return b
+		})), func(t *testing.T, s tracker.Segment) {
+			if s.Options != base.Options {
+				t.Errorf("options %+v, want %+v", s.Options, base.Options)
 			}
 		}},
 		{"ethernet padding and fcs", frame(LinkEthernet, append(append([]byte(nil), eth4...), make([]byte, 10)...)), func(t *testing.T, s tracker.Segment) {
