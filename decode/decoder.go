@@ -320,8 +320,8 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 	seg.Options = tracker.Options{}
 	switch optEnd := min(doff, capLen); {
 	case optEnd == 20:
-		// No options (or none captured): a quarter of the segments of a
-		// busy server, and not worth a call.
+		// No options (or none captured): a fifth of the segments of the
+		// bench's mix trace, and not worth a call.
 	case optEnd == 32 && binary.BigEndian.Uint32((*[32]byte)(data[tcpOff:])[20:]) == nopNopTimestamps:
 		// Nearly every segment after the handshake of a Linux or BSD
 		// stack carries timestamps alone, behind two NOPs (RFC 7323,
