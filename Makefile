@@ -17,7 +17,7 @@ BENCH_DEBS := $(BUILD_DEBS) tshark tcptrace tcpreplay time curl iproute2
 
 DEMO_PCAP := pcaps/handshake.pcap
 
-.PHONY: all demo build deps deps-test deps-bench test fuzz bench bench-live clean
+.PHONY: all demo build deps deps-test deps-bench test fuzz bench bench-live pgo clean
 
 all: build
 
@@ -58,6 +58,20 @@ bench: deps-bench build
 # The live path: tcpreplay into a veth pair, both capture engines.
 bench-live: deps-bench build
 	./bench/live.sh
+
+# The profile go build optimizes with (default.pgo beside the main package,
+# picked up by -pgo=auto): BenchmarkPGO runs tcptrack -r on generated traces
+# under the CPU profiler (about 15 s). Run it after changing the hot path
+# (reading, decoding, tracking) and commit the refreshed profile. The code
+# profiled is built without the old profile (-pgo=off), so that a refresh
+# depends on the source alone. The profile is written aside and copied into
+# place only if the run succeeds: a broken default.pgo breaks every build.
+PGO := cmd/tcptrack/default.pgo
+pgo:
+	@tmp=$$(mktemp -d); \
+	$(GO) test -pgo=off -o $$tmp/tcptrack.test -run '^$$' -bench '^BenchmarkPGO$$' -benchtime 1x \
+	  -cpuprofile $$tmp/default.pgo ./cmd/tcptrack && cp $$tmp/default.pgo $(PGO); \
+	rc=$$?; rm -rf $$tmp; exit $$rc
 
 clean:
 	rm -rf bin
