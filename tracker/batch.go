@@ -72,8 +72,7 @@ func (t *table) warm(keys []flowKey, full bool) {
 	// In arithmetic, as the compiler makes branches of the obvious ifs.
 	for j := range keys {
 		e := x.e[pos[j]]
-		diff := uint64(uint32(e>>32) ^ keys[j].hash)
-		i := int32(uint32(e)&uint32((diff-1)>>32)) - 1 // the slot, or -1
+		i := int32(uint32(e&same(uint32(e>>32), keys[j].hash))) - 1 // the slot, or -1
 		c := t.at(i &^ (i >> 31))
 		sink += uint64(c.a) + uint64(c.ep[0].facts)
 	}
