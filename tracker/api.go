@@ -10,7 +10,7 @@ type Config struct {
 	// MaxFlows bounds the flow table. When it is full, closed flows are
 	// evicted first, then half-open handshakes, then the longest idle.
 	// Default 1<<20, at most 1<<31-1 (flows are numbered in 32 bits).
-	// Memory is taken as flows come, not reserved at the bound.
+	// Memory is taken as flows come, whatever the bound.
 	MaxFlows int
 	// TimeWait is how long an endpoint stays in TIME_WAIT: 2×MSL, 60 s on
 	// Linux. Default 60 s.
