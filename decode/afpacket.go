@@ -228,7 +228,7 @@ func (a *AFPacket) Next(f *Frame) error {
 		a.n++
 		*f = Frame{
 			Data:       data,
-			Time:       ci.Timestamp.UTC(),
+			UnixNano:   ci.Timestamp.UnixNano(),
 			CaptureLen: len(data),
 			WireLen:    wire,
 			LinkType:   a.link,

@@ -312,7 +312,7 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 	// copied, and the copy stalls on store forwarding (see pcapReader.Next).
 	// All of seg but the options is stored before them, so that little
 	// lives across the call to parseOptions.
-	seg.Time = f.Time
+	seg.UnixNano = f.UnixNano
 
 	// Options go straight into seg: parsed into a local and then assigned,
 	// they were copied with a 16-byte load that stalled on the 1-, 2- and

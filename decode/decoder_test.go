@@ -50,7 +50,7 @@ func wantSegment(src, dst net.IP, vlan uint16) tracker.Segment {
 		return netip.AddrFrom16([16]byte(ip))
 	}
 	return tracker.Segment{
-		Time: testTime, Src: a(src), Dst: a(dst),
+		UnixNano: testTime.UnixNano(), Src: a(src), Dst: a(dst),
 		SrcPort: 40000, DstPort: 443, VLAN: vlan,
 		Seq: 0xfffffff0, Ack: 0x01020304,
 		Flags:      tracker.SYN | tracker.ACK | tracker.PSH,
@@ -167,7 +167,7 @@ func cat(bs ...[]byte) []byte {
 }
 
 func frame(link LinkType, data []byte) *Frame {
-	return &Frame{Data: data, Time: testTime, CaptureLen: len(data), WireLen: len(data), LinkType: link, Number: 1}
+	return &Frame{Data: data, UnixNano: testTime.UnixNano(), CaptureLen: len(data), WireLen: len(data), LinkType: link, Number: 1}
 }
 
 func TestDecodeLinkTypes(t *testing.T) {

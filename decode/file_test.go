@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,7 +153,7 @@ func readAll(s Source) ([]rec, []uint64, error) {
 		if cap(f.Data) != len(f.Data) {
 			return got, nums, fmt.Errorf("frame %d: cap(Data) %d beyond len %d", f.Number, cap(f.Data), len(f.Data))
 		}
-		r := rec{time: f.Time, data: append([]byte(nil), f.Data...), link: f.LinkType}
+		r := rec{time: time.Unix(0, f.UnixNano), data: append([]byte(nil), f.Data...), link: f.LinkType}
 		if f.WireLen != len(f.Data) {
 			r.wire = f.WireLen
 		}
@@ -165,7 +166,7 @@ func readAll(s Source) ([]rec, []uint64, error) {
 // after Next the bytes it pointed to may have been overwritten.
 func sameFrame(a, b *Frame) bool {
 	return unsafe.SliceData(a.Data) == unsafe.SliceData(b.Data) && len(a.Data) == len(b.Data) && cap(a.Data) == cap(b.Data) &&
-		a.Time == b.Time && a.CaptureLen == b.CaptureLen && a.WireLen == b.WireLen && a.LinkType == b.LinkType && a.Number == b.Number
+		a.UnixNano == b.UnixNano && a.CaptureLen == b.CaptureLen && a.WireLen == b.WireLen && a.LinkType == b.LinkType && a.Number == b.Number
 }
 
 func checkRecs(t *testing.T, got []rec, nums []uint64, want []rec) {
@@ -547,3 +548,31 @@ func benchmarkRead(b *testing.B, ngFormat, gzipped bool) {
 func BenchmarkReadPcap(b *testing.B)     { benchmarkRead(b, false, false) }
 func BenchmarkReadPcapng(b *testing.B)   { benchmarkRead(b, true, false) }
 func BenchmarkReadPcapGzip(b *testing.B) { benchmarkRead(b, false, true) }
+
+// TestPcapngTime converts pcapng timestamps by hand-worked examples: the
+// common resolutions, a binary one, if_tsoffset, and corrupt values beyond
+// what int64 nanoseconds hold, which must clamp rather than wrap around.
+func TestPcapngTime(t *testing.T) {
+	const maxNs = maxSec * int64(time.Second)
+	for _, c := range []struct {
+		units  uint64
+		offset int64
+		ts     uint64
+		want   int64
+	}{
+		{1e6, 0, 1_763_712_000_123_456, 1_763_712_000_123_456_000},
+		{1e9, 0, 1_763_712_000_123_456_789, 1_763_712_000_123_456_789},
+		{1 << 10, 0, 3<<10 | 512, 3_500_000_000},    // 3.5 s in 1/1024 s units
+		{1e6, 100, 1_500_000, 101_500_000_000},      // offset in seconds
+		{1e6, -2, 1_000_000, -1_000_000_000},        // before the epoch
+		{1, 0, math.MaxUint64, maxNs},               // year 584 billion
+		{1e6, math.MaxInt64, 1_000_000, maxNs},      // offset past the range
+		{1e6, math.MinInt64, 0, -maxNs},             // and before it
+		{1e9, 0, math.MaxUint64, maxNs + 709551615}, // the fraction is kept
+	} {
+		in := ngIface{units: c.units, offset: c.offset}
+		if got := in.time(c.ts); got != c.want {
+			t.Errorf("units %d offset %d: time(%d) = %d, want %d", c.units, c.offset, c.ts, got, c.want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package decode
 import (
 	"errors"
 	"strconv"
-	"time"
 )
 
 // LinkType is a pcap LINKTYPE_ value: the link-layer header type of a frame.
@@ -55,10 +54,10 @@ func (l LinkType) String() string {
 // Data points into the Source's own buffer: it is valid only until the next
 // call of Next on the same Source (or Close). Copy it to keep it.
 type Frame struct {
-	Data       []byte    // the captured bytes; len(Data) == CaptureLen
-	Time       time.Time // capture timestamp
-	CaptureLen int       // bytes captured (may be less than WireLen: snaplen)
-	WireLen    int       // bytes the frame had on the wire
+	Data       []byte // the captured bytes; len(Data) == CaptureLen
+	UnixNano   int64  // capture timestamp: nanoseconds since the Unix epoch (see tracker.Segment)
+	CaptureLen int    // bytes captured (may be less than WireLen: snaplen)
+	WireLen    int    // bytes the frame had on the wire
 	LinkType   LinkType
 	Number     uint64 // 1-based position of the frame in its capture
 }

@@ -213,7 +213,7 @@ func (l *Live) Next(f *Frame) error {
 	l.n++
 	*f = Frame{
 		Data:       data,
-		Time:       ci.Timestamp.UTC(),
+		UnixNano:   ci.Timestamp.UnixNano(),
 		CaptureLen: ci.CaptureLength,
 		WireLen:    ci.Length,
 		LinkType:   l.link,

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"io"
 	"math/bits"
-	"time"
 )
 
 // pcapReader reads the classic libpcap format.
@@ -99,7 +98,7 @@ func (p *pcapReader) Next(f *Frame) error {
 				// Data's capacity ends with the frame, so that an
 				// append copies instead of writing over the next record.
 				f.Data = rest[16 : 16+n : 16+n]
-				f.Time = time.Unix(int64(uint32(stamp)), frac).UTC()
+				f.UnixNano = int64(uint32(stamp))*1e9 + frac
 				f.CaptureLen = n
 				f.WireLen = int(wirelen)
 				f.LinkType = link

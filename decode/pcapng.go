@@ -3,6 +3,7 @@ package decode
 import (
 	"encoding/binary"
 	"io"
+	"math"
 	"math/bits"
 	"time"
 )
@@ -14,7 +15,7 @@ type ngReader struct {
 	*reader
 	be     bool // byte order of the current section
 	ifaces []ngIface
-	last   time.Time // timestamp of the previous packet, for Simple Packet Blocks
+	last   int64 // timestamp of the previous packet, for Simple Packet Blocks
 }
 
 type ngIface struct {
@@ -252,7 +253,7 @@ func (r *ngReader) packet(typ uint32, body []byte, f *Frame) (ok bool, err error
 	// Field by field, not *f = Frame{...}: see pcapReader.Next. Data's
 	// capacity ends with the frame, so that an append copies.
 	f.Data = data[:caplen:caplen]
-	f.Time = r.last
+	f.UnixNano = r.last
 	f.CaptureLen = int(caplen)
 	f.WireLen = int(wirelen)
 	f.LinkType = in.link
@@ -260,8 +261,14 @@ func (r *ngReader) packet(typ uint32, body []byte, f *Frame) (ok bool, err error
 	return true, nil
 }
 
-// time converts a timestamp in the interface's units to a time.
-func (in *ngIface) time(ts uint64) time.Time {
+// maxSec bounds the seconds of a timestamp so that it fits in int64
+// nanoseconds (years 1678 to 2262).
+const maxSec = math.MaxInt64/int64(time.Second) - 1
+
+// time converts a timestamp in the interface's units to nanoseconds since
+// the Unix epoch. A timestamp beyond what that holds, which only a corrupt
+// file has, is clamped rather than left to wrap around into the past.
+func (in *ngIface) time(ts uint64) int64 {
 	var sec, ns uint64
 	switch in.units {
 	case 1e6:
@@ -275,5 +282,6 @@ func (in *ngIface) time(ts uint64) time.Time {
 		hi, lo := bits.Mul64(ts%in.units, 1e9)
 		ns, _ = bits.Div64(hi, lo, in.units)
 	}
-	return time.Unix(int64(sec)+in.offset, int64(ns)).UTC()
+	s := int64(min(sec, uint64(maxSec))) + min(max(in.offset, -maxSec), maxSec)
+	return min(max(s, -maxSec), maxSec)*1e9 + int64(ns)
 }

@@ -54,7 +54,7 @@ func decodeAll(t *testing.T, path string) (map[uint64]tracker.Segment, map[uint6
 			// The project keeps broken captures for its error tests.
 			t.Skipf("unreadable capture, not a decoding case: %v", err)
 		}
-		times[f.Number] = f.Time
+		times[f.Number] = time.Unix(0, f.UnixNano)
 		if d.Decode(&f, &seg) == nil {
 			segs[f.Number] = seg
 		}
@@ -107,8 +107,8 @@ func TestAgainstTshark(t *testing.T) {
 					src, dst = v[4], v[5]
 				}
 				want := tracker.Segment{
-					Time: got.Time,
-					Src:  netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
+					UnixNano: got.UnixNano,
+					Src:      netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
 					SrcPort: uint16(parseU(t, v[6])), DstPort: uint16(parseU(t, v[7])),
 					VLAN: uint16(parseU(t, v[13])),
 					Seq:  uint32(parseU(t, v[8])), Ack: uint32(parseU(t, v[9])),
@@ -183,7 +183,7 @@ func TestFilterAgainstTcpdump(t *testing.T) {
 						t.Fatal(err)
 					}
 					if ok {
-						got = append(got, strconv.FormatInt(f.Time.Unix(), 10)+"."+strconv.Itoa(f.Time.Nanosecond()/1000 + 1e6)[1:])
+						got = append(got, strconv.FormatInt(f.UnixNano/1e9, 10)+"."+strconv.Itoa(int(f.UnixNano%1e9/1000) + 1e6)[1:])
 					}
 				}
 				if strings.Join(got, " ") != strings.Join(want, " ") {

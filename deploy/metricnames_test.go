@@ -50,8 +50,8 @@ func gatherExported(t *testing.T) exported {
 		{client, server, 1001, 5001, tracker.ACK},
 	} {
 		tr.Track(&tracker.Segment{
-			Time: t0.Add(time.Duration(i) * time.Millisecond),
-			Src:  s.from.Addr(), SrcPort: s.from.Port(), Dst: s.to.Addr(), DstPort: s.to.Port(),
+			UnixNano: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(),
+			Src:      s.from.Addr(), SrcPort: s.from.Port(), Dst: s.to.Addr(), DstPort: s.to.Port(),
 			Seq: s.seq, Ack: s.ack, Flags: s.flags, Window: 65535,
 		})
 	}

@@ -77,7 +77,7 @@ func TestScanMakesNoSockets(t *testing.T) {
 		if i%2 == 1 {
 			flags = SYN
 		}
-		w.tr.Track(&Segment{Time: now, Src: src, SrcPort: uint16(1024 + i), Dst: server.Addr(), DstPort: server.Port(),
+		w.tr.Track(&Segment{UnixNano: now.UnixNano(), Src: src, SrcPort: uint16(1024 + i), Dst: server.Addr(), DstPort: server.Port(),
 			Flags: flags, Seq: uint32(i * 7919), Ack: uint32(i * 104729), Window: 1024})
 		if st := w.tr.Stats(); st.Flows > 64 {
 			t.Fatalf("%d flows, bound 64", st.Flows)

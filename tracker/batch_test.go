@@ -20,7 +20,7 @@ func TestTrackBatch(t *testing.T) {
 	}
 	var segs []Segment
 	fuzzSegments(data, func(s *Segment) { segs = append(segs, *s) })
-	now := segs[len(segs)-1].Time
+	now := time.Unix(0, segs[len(segs)-1].UnixNano)
 	for n := range uint32(2000) { // and a flood, to evict
 		var s Segment
 		now = now.Add(time.Microsecond)
@@ -67,7 +67,7 @@ func TestTrackBatchAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		for j := range segs {
 			w.now = w.now.Add(time.Microsecond)
-			segs[j] = Segment{Time: w.now, Src: w.x.Addr(), SrcPort: w.x.Port(), Dst: w.y.Addr(), DstPort: w.y.Port(),
+			segs[j] = Segment{UnixNano: w.now.UnixNano(), Src: w.x.Addr(), SrcPort: w.x.Port(), Dst: w.y.Addr(), DstPort: w.y.Port(),
 				Flags: ACK | PSH, Seq: seq, Ack: w.iy + 1, Window: 500, PayloadLen: 100}
 			seq += 100
 		}

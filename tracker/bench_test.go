@@ -20,7 +20,7 @@ func BenchmarkTrack(b *testing.B) {
 	cpu := threadCPU()
 	for range b.N {
 		w.now = w.now.Add(time.Microsecond)
-		seg.Time, seg.Seq = w.now, seq
+		seg.UnixNano, seg.Seq = w.now.UnixNano(), seq
 		seq += 100
 		w.tr.Track(&seg)
 	}
@@ -40,15 +40,15 @@ func reportRate(b *testing.B, cpu time.Duration) {
 // every n gives a distinct source address and port.
 func floodSeg(seg *Segment, n uint32, now time.Time) {
 	*seg = Segment{
-		Time:    now,
-		Src:     netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}),
-		SrcPort: uint16(1024 + n>>24),
-		Dst:     netip.AddrFrom4([4]byte{192, 0, 2, 80}),
-		DstPort: 80,
-		Flags:   SYN,
-		Seq:     n * 2654435761,
-		Window:  64240,
-		Options: Options{MSS: 1460, HasWScale: true, WScale: 7},
+		UnixNano: now.UnixNano(),
+		Src:      netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}),
+		SrcPort:  uint16(1024 + n>>24),
+		Dst:      netip.AddrFrom4([4]byte{192, 0, 2, 80}),
+		DstPort:  80,
+		Flags:    SYN,
+		Seq:      n * 2654435761,
+		Window:   64240,
+		Options:  Options{MSS: 1460, HasWScale: true, WScale: 7},
 	}
 }
 

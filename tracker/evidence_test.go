@@ -127,7 +127,7 @@ func TestEviction(t *testing.T) {
 	seg := func(src, dst string, f Flags, seq, ack uint32) {
 		now = now.Add(time.Millisecond)
 		s, d := netip.MustParseAddrPort(src), netip.MustParseAddrPort(dst)
-		tr.Track(&Segment{Time: now, Src: s.Addr(), SrcPort: s.Port(), Dst: d.Addr(), DstPort: d.Port(),
+		tr.Track(&Segment{UnixNano: now.UnixNano(), Src: s.Addr(), SrcPort: s.Port(), Dst: d.Addr(), DstPort: d.Port(),
 			Flags: f, Seq: seq, Ack: ack, Window: 1000})
 	}
 	handshake := func(c string) {
@@ -183,7 +183,7 @@ func TestTrackAllocs(t *testing.T) {
 	w.tr.cfg.OnTransition = func(*Transition) {}
 	allocs := testing.AllocsPerRun(1000, func() {
 		w.now = w.now.Add(time.Microsecond)
-		seg.Time, seg.Seq = w.now, seq
+		seg.UnixNano, seg.Seq = w.now.UnixNano(), seq
 		seq += 100
 		w.tr.Track(&seg)
 	})
@@ -204,10 +204,10 @@ func TestPickupAllocs(t *testing.T) {
 		n++
 		now = now.Add(time.Microsecond)
 		c := netip.AddrFrom4([4]byte{198, 18, byte(n >> 8), byte(n)})
-		a = Segment{Time: now, Src: c, SrcPort: 40000, Dst: server.Addr(), DstPort: server.Port(),
+		a = Segment{UnixNano: now.UnixNano(), Src: c, SrcPort: 40000, Dst: server.Addr(), DstPort: server.Port(),
 			Flags: ACK | PSH, Seq: 1000, Ack: 5000, PayloadLen: 10, Window: 500}
 		tr.Track(&a)
-		b = Segment{Time: now, Src: server.Addr(), SrcPort: server.Port(), Dst: c, DstPort: 40000,
+		b = Segment{UnixNano: now.UnixNano(), Src: server.Addr(), SrcPort: server.Port(), Dst: c, DstPort: 40000,
 			Flags: ACK, Seq: 5000, Ack: 1010, Window: 500}
 		tr.Track(&b)
 	}

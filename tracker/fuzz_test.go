@@ -42,7 +42,7 @@ func fuzzSegments(data []byte, fn func(*Segment)) {
 			seg.Options = Options{HasWScale: b[9]&1 != 0, WScale: b[9] >> 4}
 		}
 		now = now.Add(time.Duration(b[9]) * time.Duration(b[9]) * 10 * time.Millisecond)
-		seg.Time = now
+		seg.UnixNano = now.UnixNano()
 		fn(&seg)
 	}
 }

@@ -66,7 +66,7 @@ func (w *world) run(evs []ev) {
 			w.tr.Advance(w.now)
 			continue
 		}
-		seg := Segment{Time: w.now, Flags: e.flags, PayloadLen: e.len, Window: 64000}
+		seg := Segment{UnixNano: w.now.UnixNano(), Flags: e.flags, PayloadLen: e.len, Window: 64000}
 		if e.flags&SYN != 0 && !e.noWScal {
 			seg.Options = Options{MSS: 1460, HasWScale: true, WScale: 7}
 		}

@@ -362,7 +362,7 @@ func TestFirstSegmentsDropped(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	seg := func(src, dst netip.AddrPort, f Flags, seq, ack uint32) {
 		now = now.Add(time.Millisecond)
-		tr.Track(&Segment{Time: now, Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(),
+		tr.Track(&Segment{UnixNano: now.UnixNano(), Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(),
 			Flags: f, Seq: seq, Ack: ack, Window: 1000})
 	}
 	server := netip.MustParseAddrPort("192.0.2.9:80")

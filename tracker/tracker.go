@@ -94,7 +94,7 @@ func (t *Tracker) keyOf(seg *Segment, k *flowKey) int {
 
 // track is Track with seg's key worked out (see keyOf).
 func (t *Tracker) track(seg *Segment, k *flowKey, side int) {
-	t.Advance(seg.Time)
+	t.advance(seg.UnixNano)
 	// A timestamp that steps back does not rewind timers.
 	now := t.nowC
 	t.stats.Segments++
@@ -116,8 +116,10 @@ func (t *Tracker) track(seg *Segment, k *flowKey, side int) {
 // Advance moves the capture clock to now without a segment, so that timers
 // (TIME_WAIT, handshake timeout) run out on a quiet link or at the end of a
 // file. A time earlier than the clock is ignored.
-func (t *Tracker) Advance(now time.Time) {
-	n := now.UnixNano()
+func (t *Tracker) Advance(now time.Time) { t.advance(now.UnixNano()) }
+
+// advance is Advance with the time in nanoseconds since the Unix epoch.
+func (t *Tracker) advance(n int64) {
 	if n <= t.now {
 		return
 	}
@@ -261,7 +263,7 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 		t.setState(c, &c.ep[e], Established, nil, "pickup")
 	}
 	first := &t.replay
-	*first = Segment{Time: seg.Time, Seq: uint32(f.seq), Ack: uint32(f.ack), Flags: f.flags,
+	*first = Segment{UnixNano: seg.UnixNano, Seq: uint32(f.seq), Ack: uint32(f.ack), Flags: f.flags,
 		Window: f.window, PayloadLen: f.len}
 	if f.from == uint8(side) {
 		first.Src, first.SrcPort, first.Dst, first.DstPort = seg.Src, seg.SrcPort, seg.Dst, seg.DstPort
@@ -302,7 +304,7 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 		if p := t.flows.aside(i); uint8(side) != p.from && Seq(seg.Ack) == p.seq.Add(1) {
 			// The peer answered the held SYN: it was a new connection.
 			syn := &t.replay
-			*syn = Segment{Time: seg.Time, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
+			*syn = Segment{UnixNano: seg.UnixNano, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
 				VLAN: seg.VLAN, Seq: uint32(p.seq), Flags: SYN}
 			t.restart(i, 1-side, now)
 			t.step(i, 1-side, syn, now)
@@ -441,7 +443,7 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 	from := e.state()
 	when := t.now
 	if cause != nil {
-		when = cause.Time.UnixNano()
+		when = cause.UnixNano
 	}
 	e.putState(to)
 	e.mark = t.ticks(when)

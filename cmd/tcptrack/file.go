@@ -121,10 +121,12 @@ func (r *reader) run(out chan<- []tracker.Segment) error {
 	defer func() {
 		// The file readers leave fr as it was when Next fails, so it still
 		// holds the last frame: its time and number are read once here
-		// instead of kept up at every frame (the time is a 24-byte copy
-		// with a write barrier check; together a quarter of this loop's
-		// instructions). A file's frames are numbered from 1 without gaps.
-		r.packets, r.last = fr.Number, fr.Time
+		// instead of kept up at every frame. A file's frames are numbered
+		// from 1 without gaps.
+		r.packets = fr.Number
+		if fr.Number > 0 {
+			r.last = time.Unix(0, fr.UnixNano)
+		}
 		if n > 0 {
 			out <- segs[:n]
 		}

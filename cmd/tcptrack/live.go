@@ -197,7 +197,7 @@ func (c *capture) loop(ctx context.Context) {
 			if c.dec.Decode(&fr, &seg) == nil {
 				c.tr.Track(&seg)
 			}
-			now = fr.Time
+			now = time.Unix(0, fr.UnixNano)
 		case errors.Is(err, decode.ErrTimeout):
 			// A quiet link: let timers run out on the wall clock.
 			now = time.Now()
