@@ -1,7 +1,6 @@
 package tracker
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
@@ -29,7 +28,7 @@ type table struct {
 	tail   [numClasses]int32 // most recently filed
 	timer  []timer           // min-heap of deadlines
 	nt     int32             // timers in the heap
-	v6     [][2][16]byte     // reserved at the first IPv6 flow
+	v6     [][4]uint64       // IPv6 address pairs as the key's words (ahi, alo, bhi, blo); reserved at the first IPv6 flow
 	v6n    int32             // IPv6 address pairs handed out
 	v6buf  []int32           // free IPv6 address pairs
 	asides map[int32]aside   // by slot
@@ -114,8 +113,7 @@ func (t *table) matches(c *conn, k *flowKey) bool {
 	if c.fam != famV6 {
 		return false
 	}
-	p := &t.v6[c.a]
-	return p[0] == as16(k.ahi, k.alo) && p[1] == as16(k.bhi, k.blo)
+	return t.v6[c.a] == [4]uint64{k.ahi, k.alo, k.bhi, k.blo}
 }
 
 // insert returns a fresh slot for key k, in class classHalfOpen. as4in6
@@ -155,12 +153,12 @@ func (t *table) store(c *conn, k *flowKey, as4in6 bool) {
 			t.v6buf = t.v6buf[:n-1]
 		} else {
 			if t.v6 == nil {
-				t.v6 = newArray[[2][16]byte](t.mem, len(t.conns))
+				t.v6 = newArray[[4]uint64](t.mem, len(t.conns))
 			}
 			j = t.v6n
 			t.v6n++
 		}
-		t.v6[j] = [2][16]byte{as16(k.ahi, k.alo), as16(k.bhi, k.blo)}
+		t.v6[j] = [4]uint64{k.ahi, k.alo, k.bhi, k.blo}
 		c.fam, c.a = famV6, uint32(j)
 	}
 }
@@ -170,8 +168,7 @@ func (t *table) key(c *conn) flowKey {
 	k := flowKey{pa: c.ep[0].port, pb: c.ep[1].port, vlan: c.vlan, v4: c.fam != famV6}
 	if c.fam == famV6 {
 		p := &t.v6[c.a]
-		k.ahi, k.alo = binary.BigEndian.Uint64(p[0][:8]), binary.BigEndian.Uint64(p[0][8:])
-		k.bhi, k.blo = binary.BigEndian.Uint64(p[1][:8]), binary.BigEndian.Uint64(p[1][8:])
+		k.ahi, k.alo, k.bhi, k.blo = p[0], p[1], p[2], p[3]
 	} else {
 		k.alo, k.blo = 0xffff<<32|uint64(c.a), 0xffff<<32|uint64(c.b)
 	}
@@ -192,7 +189,8 @@ func (t *table) addr(c *conn, side int) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff,
 			12: byte(a >> 24), 13: byte(a >> 16), 14: byte(a >> 8), 15: byte(a)}), port)
 	}
-	return netip.AddrPortFrom(netip.AddrFrom16(t.v6[c.a][side]), port)
+	p := &t.v6[c.a]
+	return netip.AddrPortFrom(netip.AddrFrom16(as16(p[2*side], p[2*side+1])), port)
 }
 
 // flow returns the name of c, client first.
