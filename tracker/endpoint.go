@@ -247,17 +247,9 @@ func (e *endpoint) send(seg *Segment, peer *endpoint) {
 	}
 	if seg.Flags&ACK != 0 {
 		ack := Seq(seg.Ack)
-		// acked moves to ack if that is further. Whether it does is a
-		// coin toss to a branch (a data sender's ACKs repeat, its peer's
-		// move), so it is picked with conditional moves.
-		acked := e.acked
-		if acked.LessThan(ack) {
-			acked = ack
-		}
-		if !e.has(hasAcked) {
-			acked = ack
-		}
-		e.acked = acked
+		// acked moves to ack if that is further: a data sender's ACKs
+		// repeat, its peer's move.
+		e.acked = further(e.acked, ack, e.has(hasAcked))
 		e.facts |= hasAcked
 		// e's acknowledgment number is the best evidence of what it received.
 		if peer.has(sentSyn) && peer.isn.LessThan(ack) {
@@ -268,14 +260,7 @@ func (e *endpoint) send(seg *Segment, peer *endpoint) {
 		}
 	}
 	// Likewise nxt: a data sender's moves, its peer's stays.
-	nxt := e.nxt
-	if nxt.LessThan(end) {
-		nxt = end
-	}
-	if !e.has(hasNxt) {
-		nxt = end
-	}
-	e.nxt = nxt
+	e.nxt = further(e.nxt, end, e.has(hasNxt))
 	e.facts |= hasNxt
 	e.win = seg.Window
 	if seg.Flags&SYN != 0 {
@@ -312,4 +297,17 @@ func scaleWindows(a, b *endpoint) {
 		a.putWScale(0)
 		b.putWScale(0)
 	}
+}
+
+// further returns v if it lies beyond cur or cur is not known yet, else
+// cur. Which it returns is a coin toss to a branch (see send), so it is
+// written for conditional moves.
+func further(cur, v Seq, known bool) Seq {
+	if cur.LessThan(v) {
+		cur = v
+	}
+	if !known {
+		cur = v
+	}
+	return cur
 }
