@@ -175,7 +175,7 @@ func (c *capture) loop(ctx context.Context) {
 	var (
 		fr          decode.Frame
 		seg         tracker.Segment
-		nextPublish time.Time
+		nextPublish int64 // nanoseconds since the Unix epoch, as frames are stamped
 		backoff     = reopenFirst
 	)
 	for ctx.Err() == nil {
@@ -188,8 +188,9 @@ func (c *capture) loop(ctx context.Context) {
 		// The kernel stamps live frames with the wall clock, so a frame's
 		// time is the time now, give or take the ring's delay, without a
 		// clock read per frame (a fifth of the live path's CPU time, as
-		// profiled at 3.7 M frames/s).
-		var now time.Time
+		// profiled at 3.7 M frames/s). It is kept as the frames carry it,
+		// in nanoseconds, and made a time.Time only to publish.
+		var now int64
 		err := c.src.Next(&fr)
 		switch {
 		case err == nil:
@@ -197,21 +198,21 @@ func (c *capture) loop(ctx context.Context) {
 			if c.dec.Decode(&fr, &seg) == nil {
 				c.tr.Track(&seg)
 			}
-			now = time.Unix(0, fr.UnixNano)
+			now = fr.UnixNano
 		case errors.Is(err, decode.ErrTimeout):
 			// A quiet link: let timers run out on the wall clock.
-			now = time.Now()
-			c.tr.Advance(now)
+			now = time.Now().UnixNano()
+			c.tr.Advance(time.Unix(0, now))
 		default:
 			c.logger.Error("capture failed; will reopen", "interface", c.o.iface, "err", err)
 			c.closeSource()
-			now = time.Now()
+			now = time.Now().UnixNano()
 		}
 		// Beyond one period ahead, the clock stepped back.
-		if d := nextPublish.Sub(now); d < 0 || d > publishEvery {
-			c.tr.Advance(now)
+		if d := nextPublish - now; d < 0 || d > int64(publishEvery) {
+			c.tr.Advance(time.Unix(0, now))
 			c.publish()
-			nextPublish = now.Add(publishEvery)
+			nextPublish = now + int64(publishEvery)
 		}
 	}
 }
