@@ -18,6 +18,15 @@ type Config struct {
 	// HandshakeTimeout closes an endpoint that has stayed in SYN_SENT or
 	// SYN_RECV this long. Default 75 s.
 	HandshakeTimeout time.Duration
+	// FinTimeout closes an endpoint in FIN_WAIT2 that has sent nothing for
+	// this long: Linux frees an orphaned FIN_WAIT2 socket after
+	// net.ipv4.tcp_fin_timeout, 60 s. Default 60 s.
+	FinTimeout time.Duration
+	// RetryTimeout closes an endpoint in FIN_WAIT1, CLOSING or LAST_ACK
+	// that has sent nothing for this long: the kernel has given up
+	// retransmitting its FIN. Linux waits at most TCP_RTO_MAX, 120 s,
+	// between two retransmissions. Default 120 s.
+	RetryTimeout time.Duration
 	// Local, when not empty, restricts the counts and the listing to
 	// endpoints whose address lies in one of these prefixes: the view of
 	// netstat on those hosts.
@@ -51,6 +60,12 @@ type Stats struct {
 	// States counts endpoints per state, after the Local filter; only
 	// states for which State.Counted is true are non-zero.
 	States [NumStates]int
+	// Unconfirmed counts, per state, endpoints that have not shown they
+	// are a real stack (a SYN sent once, a SYN answered by a SYN+ACK that
+	// its sender never acknowledged): spoofed sources of a SYN flood, or
+	// clients whose only answer was lost before the capture point. They
+	// are never part of States.
+	Unconfirmed [NumStates]int
 	// Listeners counts inferred listening sockets (SPEC 2.6), after the
 	// Local filter. They are never part of States.
 	Listeners int

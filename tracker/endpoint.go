@@ -2,7 +2,8 @@ package tracker
 
 // facts is what an endpoint has been seen to send and what it is believed
 // to have received. Its state is derived from them (see derive), so a
-// receipt that later evidence withdraws takes the state back with it.
+// receipt that later evidence withdraws takes the state back with it. The
+// rules that set each fact are written out in RULES.md beside this file.
 type facts uint32
 
 const (
@@ -20,28 +21,65 @@ const (
 	wsOffered                    // its SYN offered window scaling
 	sentSynAck                   // it sent a SYN with ACK
 	synSure                      // it sent a segment without SYN: it is past the handshake
-	// A doubt bit means a retransmission proved the matching receipt never
-	// arrived. While it is set, seeing the segment again is not believed;
-	// only the receiver's own behaviour confirms it (see confirm).
+	// A doubt bit means the endpoint's own behaviour showed that the
+	// matching receipt never arrived (see withdraw). While it is set, a
+	// segment that only repeats what the peer sent before does not restore
+	// the receipt; a new segment carrying it, or the endpoint's own
+	// acknowledgment, does (see believe and confirm). The four are in the
+	// order of the receipts they doubt, doubtShift bits higher.
 	doubtGotSyn
 	doubtGotFin
 	doubtSynAcked
 	doubtFinAcked
+	// pureAcked: a bare ACK of the peer's (no SYN, FIN or data) acked its
+	// SYN or FIN. doubtPure: such an ACK was among the segments withdrawn,
+	// so the peer's bare ACKs are not reaching it: a later bare ACK, even at
+	// a new sequence number, repeats the withdrawn one.
+	pureAcked
+	doubtPure
+	// confirmed: it has shown it is a real stack, which a blind spoofer
+	// cannot (see RULES.md, Confirmation). Only confirmed endpoints are
+	// counted and listed.
+	confirmed
+	// staleAck: since the peer's FIN was seen, it has sent a segment whose
+	// acknowledgment number stays below that FIN. Once is a crossing (it
+	// was on its way before the FIN arrived); twice, the FIN has not
+	// reached it.
+	staleAck
 	// Not evidence, but kept with it:
 	local     // its address passes Config.Local
 	synWindow // its last window came in a SYN, so it is not scaled
 )
 
+// doubtShift moves a receipt (gotSyn, gotFin, synAcked, finAcked) to its
+// doubt bit.
+const doubtShift = 11
+
+// The doubt bits must lie doubtShift above their receipts.
+const (
+	_ = uint(doubtGotSyn - gotSyn<<doubtShift)
+	_ = uint(gotSyn<<doubtShift - doubtGotSyn)
+	_ = uint(doubtFinAcked - finAcked<<doubtShift)
+	_ = uint(finAcked<<doubtShift - doubtFinAcked)
+)
+
+// receipts are the facts an endpoint's own behaviour can withdraw.
+const receipts = gotSyn | gotFin | synAcked | finAcked
+
 // The high bits of facts hold the endpoint's state and window shift, so
 // that an endpoint takes 28 bytes and a flow 80 (see conn).
 const (
-	wscaleShift = 20 // bits 20-23: shift applied to its advertised windows
-	stateShift  = 24 // bits 24-27: its state, as derive last found it
+	wscaleShift = 24 // bits 24-27: shift applied to its advertised windows
+	stateShift  = 28 // bits 28-31: its state, as derive last found it
 	fieldMask   = 0xf
 )
 
-// A State must fit in its four bits of facts.
-const _ = uint(fieldMask - (NumStates - 1))
+// The facts must end below the window shift, and a State must fit in its
+// four bits.
+const (
+	_ = uint(1<<wscaleShift - synWindow<<1)
+	_ = uint(fieldMask - (NumStates - 1))
+)
 
 // endpoint is one side of a flow.
 //
@@ -76,38 +114,64 @@ func (e *endpoint) putWScale(w uint8) {
 
 // lastCounts reports whether e's timer runs from its last segment rather
 // than from its entry into its state: a handshake lives as long as it is
-// retried, and a flow that never showed itself or is over lingers a while
-// after its last stray segment.
-func (e *endpoint) lastCounts() bool { return lastCountsIn>>e.state()&1 != 0 }
+// retried, a FIN as long as it is retransmitted (the kernel gives up some
+// time after its last retransmission), an orphaned FIN_WAIT2 is freed a
+// while after its last segment, an unconfirmed endpoint lives as long as a
+// handshake, and a flow that never showed itself or is over lingers a
+// while after its last stray segment.
+func (e *endpoint) lastCounts() bool {
+	return lastCountsIn>>e.state()&1 != 0 || !e.has(confirmed)
+}
 
-// lastCountsIn is the set of states for lastCounts, a bit per state: a
-// switch on the state took a mispredicted branch on every few segments.
-const lastCountsIn = 1<<Unknown | 1<<SynSent | 1<<SynRecv | 1<<Close
+// lastCountsIn is the set of states for lastCounts, a bit per state.
+const lastCountsIn = 1<<Unknown | 1<<SynSent | 1<<SynRecv | 1<<Close |
+	1<<FinWait1 | 1<<FinWait2 | 1<<Closing | 1<<LastAck
 
 // acks reports whether e has been seen acknowledging s, that is, receiving
 // everything before s.
 func (e *endpoint) acks(s Seq) bool { return e.has(hasAcked) && s.LessThanEq(e.acked) }
 
-// withdraw drops a receipt that a retransmission proved lost, and marks it
-// doubtful so that a repeat of the same segment is not believed.
-func (e *endpoint) withdraw(f, doubt facts) {
-	if e.has(f) {
-		e.facts &^= f
-		e.facts |= doubt
+// withdraw takes back the receipts in f that e's own behaviour showed it
+// never had, and doubts them (see the doubt bits).
+func (e *endpoint) withdraw(f facts) {
+	lost := e.facts & f & receipts
+	if lost == 0 {
+		return
 	}
+	pure := e.facts & pureAcked
+	e.facts &^= lost | pureAcked | doubtPure
+	e.facts |= lost<<doubtShift | pure<<1 // pureAcked to doubtPure
 }
 
-// confirm records a receipt shown by the receiver's own behaviour.
-func (e *endpoint) confirm(f, doubt facts) {
-	e.facts = e.facts&^doubt | f
+// The shift above: doubtPure is the bit after pureAcked.
+const _ = uint(doubtPure - pureAcked<<1)
+
+// confirm records receipts f that e's own behaviour shows: no doubt stands
+// against the receiver's word.
+func (e *endpoint) confirm(f facts) {
+	e.facts = e.facts&^(f<<doubtShift) | f
 }
 
-// believe records a receipt on the strength of the segment having been
-// seen on the wire, unless it was proven lost before.
-func (e *endpoint) believe(f, doubt facts) {
-	if !e.has(doubt) {
-		e.facts |= f
+// believe records receipt f on the strength of a segment seen on the wire.
+// A doubted receipt is restored only by a segment that is not a repeat
+// (see repeats).
+func (e *endpoint) believe(f facts, repeat bool) {
+	if repeat && e.facts&(f<<doubtShift) != 0 {
+		return
 	}
+	e.facts = e.facts&^(f<<doubtShift) | f
+}
+
+// repeats reports whether seg, which e is about to send to peer, only says
+// again what e said before: it resends sequence space e has already sent
+// (a retransmission), or it is a bare ACK while peer has shown that e's bare
+// ACKs do not reach it. Call it before send.
+func (e *endpoint) repeats(seg *Segment, peer *endpoint) bool {
+	span := seg.PayloadLen + uint32(seg.Flags&SYN>>1) + uint32(seg.Flags&FIN)
+	if span == 0 {
+		return seg.Flags&(ACK|RST) == ACK && peer.has(doubtPure)
+	}
+	return e.has(hasNxt) && Seq(seg.Seq).Add(span).LessThanEq(e.nxt)
 }
 
 // derive maps e's facts to the RFC 793 state, as stateOf does.
@@ -160,9 +224,10 @@ func stateOf(f facts) State {
 	}
 }
 
-// synchronized reports whether e has completed or passed the handshake.
+// synchronized reports whether e has completed or passed the handshake,
+// and shown it is a real stack.
 func (e *endpoint) synchronized() bool {
-	return e.has(synAcked) || e.has(sentFin)
+	return (e.has(synAcked) || e.has(sentFin)) && e.has(confirmed)
 }
 
 // window returns e's last advertised receive window, scaled.
@@ -173,93 +238,26 @@ func (e *endpoint) window() uint32 {
 	return uint32(e.win) << e.wscale()
 }
 
-// send applies seg to e, the endpoint that sent it.
+// send applies seg to e, the endpoint that sent it: what e is seen to send,
+// and what that says about what e has received (RULES.md, Sending).
 func (e *endpoint) send(seg *Segment, peer *endpoint) {
-	seq := Seq(seg.Seq)
-	end := seq.Add(seg.PayloadLen)
+	end := Seq(seg.Seq).Add(seg.PayloadLen)
 	if seg.Flags&SYN != 0 {
-		synAck := seg.Flags&ACK != 0
-		switch {
-		case !e.has(sentSyn):
-			e.facts |= sentSyn
-			e.isn = seq
-			if synAck {
-				e.facts |= passive | sentSynAck
-			}
-			if seg.Options.HasWScale {
-				e.facts |= wsOffered
-				e.putWScale(min(seg.Options.WScale, 14))
-			}
-		case seq == e.isn && synAck && !e.has(sentSynAck):
-			// Simultaneous open: the same SYN again, now acking the peer's.
-			e.facts |= sentSynAck
-		case seq == e.isn:
-			// A retransmitted SYN: the answer to the first one never
-			// reached e, or e's own SYN never reached the peer. A bare SYN
-			// again means e has had no SYN from the peer either.
-			if e.has(synSure) {
-				break // it showed itself synchronized: a stray duplicate proves nothing
-			}
-			e.withdraw(synAcked, doubtSynAcked)
-			if !synAck {
-				e.withdraw(gotSyn, doubtGotSyn)
-			}
-			if !peer.acks(e.isn.Add(1)) {
-				peer.withdraw(gotSyn, doubtGotSyn)
-				if seg.Flags&ACK != 0 {
-					// That SYN+ACK also carried the ack of the peer's SYN.
-					peer.withdraw(synAcked, doubtSynAcked)
-				}
-			}
-		}
-		if synAck {
-			// A SYN+ACK proves e received a SYN, and proves the peer sent
-			// one even where the capture missed it.
-			e.confirm(gotSyn, doubtGotSyn)
-			if !peer.has(sentSyn) {
-				peer.facts |= sentSyn | hasNxt
-				peer.isn = Seq(seg.Ack) - 1
-				peer.nxt = Seq(seg.Ack)
-			}
-		}
+		e.sendSyn(seg, peer)
 		end = end.Add(1)
 	} else if e.has(sentSyn) && seg.Flags&RST == 0 {
 		// Only a synchronized endpoint sends a segment without SYN.
-		e.confirm(synAcked|synSure, doubtSynAcked)
+		e.confirm(synAcked)
+		e.facts |= synSure
 	}
 	if seg.Flags&FIN != 0 {
-		switch {
-		case !e.has(sentFin):
-			e.facts |= sentFin
-			e.finSeq = end
-			if !(seg.Flags&ACK != 0 && peer.has(sentFin) && peer.finSeq.LessThan(Seq(seg.Ack))) {
-				e.facts |= finFirst
-			}
-		case end == e.finSeq:
-			// A retransmitted FIN: e never had its ACK, or the peer
-			// never had the FIN.
-			e.withdraw(finAcked, doubtFinAcked)
-			if !peer.acks(e.finSeq.Add(1)) {
-				peer.withdraw(gotFin, doubtGotFin)
-			}
-		}
+		e.sendFin(seg, peer, end)
 		end = end.Add(1)
 	}
 	if seg.Flags&ACK != 0 {
-		ack := Seq(seg.Ack)
-		// acked moves to ack if that is further: a data sender's ACKs
-		// repeat, its peer's move.
-		e.acked = further(e.acked, ack, e.has(hasAcked))
-		e.facts |= hasAcked
-		// e's acknowledgment number is the best evidence of what it received.
-		if peer.has(sentSyn) && peer.isn.LessThan(ack) {
-			e.confirm(gotSyn, doubtGotSyn)
-		}
-		if peer.has(sentFin) && peer.finSeq.LessThan(ack) {
-			e.confirm(gotFin, doubtGotFin)
-		}
+		e.sendAck(Seq(seg.Ack), peer)
 	}
-	// Likewise nxt: a data sender's moves, its peer's stays.
+	// nxt moves only forward: a data sender's moves, its peer's stays.
 	e.nxt = further(e.nxt, end, e.has(hasNxt))
 	e.facts |= hasNxt
 	e.win = seg.Window
@@ -270,23 +268,117 @@ func (e *endpoint) send(seg *Segment, peer *endpoint) {
 	}
 }
 
-// receive applies seg, sent by peer, to e as the endpoint it was sent to.
-func (e *endpoint) receive(seg *Segment) {
+// sendSyn applies a SYN that e sends.
+func (e *endpoint) sendSyn(seg *Segment, peer *endpoint) {
+	seq := Seq(seg.Seq)
+	synAck := seg.Flags&ACK != 0
+	switch {
+	case !e.has(sentSyn):
+		e.facts |= sentSyn
+		e.isn = seq
+		if synAck {
+			e.facts |= passive | sentSynAck
+		}
+		if seg.Options.HasWScale {
+			e.facts |= wsOffered
+			e.putWScale(min(seg.Options.WScale, 14))
+		}
+	case seq == e.isn && synAck && !e.has(sentSynAck):
+		// Simultaneous open: the same SYN again, now acking the peer's.
+		e.facts |= sentSynAck
+	case seq == e.isn && !e.has(synSure):
+		// e resends its SYN: nothing that acked it reached e, and a bare
+		// SYN again says no SYN of the peer's did either. A blind
+		// spoofer does not retransmit; a real stack does.
+		e.facts |= confirmed
+		lost := synAcked
+		if !synAck {
+			lost |= gotSyn
+		}
+		e.withdraw(lost)
+	}
+	if synAck {
+		// A SYN+ACK proves e received a SYN, and proves the peer sent one
+		// even where the capture missed it.
+		e.confirm(gotSyn)
+		if !peer.has(sentSyn) {
+			peer.facts |= sentSyn | hasNxt
+			peer.isn = Seq(seg.Ack) - 1
+			peer.nxt = Seq(seg.Ack)
+		}
+	}
+}
+
+// sendFin applies a FIN that e sends at sequence number at.
+func (e *endpoint) sendFin(seg *Segment, peer *endpoint, at Seq) {
+	switch {
+	case !e.has(sentFin):
+		e.facts |= sentFin
+		e.finSeq = at
+		if !(seg.Flags&ACK != 0 && peer.has(sentFin) && peer.finSeq.LessThan(Seq(seg.Ack))) {
+			e.facts |= finFirst
+		}
+	case at == e.finSeq:
+		// e resends its FIN: nothing that acked it reached e. (What it
+		// says of the peer's FIN, its acknowledgment number tells.)
+		e.withdraw(finAcked)
+	}
+}
+
+// sendAck applies the acknowledgment number ack that e sends: the best
+// evidence of what e has received.
+func (e *endpoint) sendAck(ack Seq, peer *endpoint) {
+	e.acked = further(e.acked, ack, e.has(hasAcked))
+	e.facts |= hasAcked
+	if peer.has(sentSyn) && peer.isn.LessThan(ack) {
+		// It acknowledges a sequence number it could only learn from the
+		// peer's SYN: a real stack.
+		e.confirm(gotSyn)
+		e.facts |= confirmed
+	}
+	if peer.has(sentFin) {
+		switch {
+		case peer.finSeq.LessThan(ack):
+			e.confirm(gotFin)
+			e.facts &^= staleAck
+		case e.acks(peer.finSeq.Add(1)):
+			// An old segment, reordered: it acknowledged the FIN before.
+		case e.has(staleAck):
+			// Its later ACKs stay below the peer's FIN: the FIN has
+			// not reached it.
+			e.withdraw(gotFin)
+		default:
+			e.facts |= staleAck
+		}
+	}
+}
+
+// receive applies seg, sent by the peer, to e as the endpoint it was sent
+// to: a segment seen is taken as delivered, whole (RULES.md, Receiving).
+// repeat is what the sender's repeats said of seg.
+func (e *endpoint) receive(seg *Segment, repeat bool) {
 	if seg.Flags&SYN != 0 {
-		e.believe(gotSyn, doubtGotSyn)
+		e.believe(gotSyn, repeat)
 	}
 	if seg.Flags&ACK != 0 {
 		ack := Seq(seg.Ack)
+		pure := seg.Flags&(SYN|FIN) == 0 && seg.PayloadLen == 0
 		// In SYN_SENT only a SYN+ACK completes the handshake.
 		if e.has(sentSyn) && (seg.Flags&SYN != 0 || e.has(gotSyn)) && e.isn.LessThan(ack) {
-			e.believe(synAcked, doubtSynAcked)
+			e.believe(synAcked, repeat)
+			if pure && e.has(synAcked) {
+				e.facts |= pureAcked
+			}
 		}
 		if e.has(sentFin) && e.finSeq.LessThan(ack) {
-			e.believe(finAcked, doubtFinAcked)
+			e.believe(finAcked, repeat)
+			if pure && e.has(finAcked) {
+				e.facts |= pureAcked
+			}
 		}
 	}
 	if seg.Flags&FIN != 0 && e.has(gotSyn) {
-		e.believe(gotFin, doubtGotFin)
+		e.believe(gotFin, repeat)
 	}
 }
 

@@ -31,9 +31,29 @@ func TestEvidence(t *testing.T) {
 			append(append([]ev{}, xServer...), y(FIN|ACK, 1, 1), x(ACK, 1, 2), x(FIN|ACK, 1, 2), y(ACK, 2, 2),
 				pause(300*time.Millisecond), x(FIN|ACK, 1, 2), y(ACK, 2, 2)),
 			LastAck, TimeWait},
-		{"FIN lost before the peer: retransmitted unanswered FIN leaves the peer ESTABLISHED",
+		// The first ambiguous wire (RULES.md): the kernel says ESTABLISHED
+		// when the FIN was lost after the capture point (pcaps/fin-wait1),
+		// CLOSE_WAIT when the peer's ACK was lost before it
+		// (pcaps/fin-wait1-acklost). The reading: the FIN was delivered.
+		{"FIN retransmitted, never answered: taken as delivered, the peer CLOSE_WAIT",
 			append(append([]ev{}, xClient...), x(FIN|ACK, 1, 1), pause(300*time.Millisecond), x(FIN|ACK, 1, 1)),
+			FinWait1, CloseWait},
+		{"FIN never answered, but the peer's later ACKs stay below it: ESTABLISHED",
+			append(append([]ev{}, xClient...), x(FIN|ACK, 1, 1), data('Y', 1, 1, 10), data('Y', 11, 1, 10)),
 			FinWait1, Established},
+		{"FINs cross: the peer's first segment after the FIN acks below it, yet it arrived",
+			append(append([]ev{}, xClient...), x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 1)),
+			Closing, Closing},
+		{"FINs cross with a retransmission: the duplicate ACK restores the receipt",
+			append(append([]ev{}, xClient...), x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 2), x(FIN|ACK, 1, 1), y(ACK, 2, 2), x(ACK, 2, 2)),
+			TimeWait, Unknown},
+		{"final ACK lost before the capture point: the client stays ESTABLISHED, unconfirmed",
+			[]ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), pause(time.Second), x(SYN|ACK, 0, 1)},
+			SynRecv, Established},
+		{"active closer's last ACK lost before the capture point: TIME_WAIT / LAST_ACK",
+			append(append([]ev{}, xServer...), y(FIN|ACK, 1, 1), x(ACK, 1, 2), x(FIN|ACK, 1, 2),
+				pause(300*time.Millisecond), x(FIN|ACK, 1, 2)),
+			LastAck, TimeWait},
 		{"FIN_WAIT1's ACK lost: FIN retransmitted after the ACK keeps FIN_WAIT1, peer CLOSE_WAIT",
 			append(append([]ev{}, xClient...), x(FIN|ACK, 1, 1), y(ACK, 1, 2), pause(300*time.Millisecond), x(FIN|ACK, 1, 1), y(ACK, 1, 2)),
 			FinWait1, CloseWait},
@@ -155,11 +175,13 @@ func TestEviction(t *testing.T) {
 		t.Errorf("evictions %v, want %v", st.Evictions, want)
 	}
 	live := map[string]State{}
-	tr.Sockets(func(s Socket) {
+	list := func(s Socket) {
 		if s.Local.Port() != 80 {
 			live[s.Local.String()] = s.State
 		}
-	})
+	}
+	tr.Sockets(list)
+	tr.Unconfirmed(list) // 1008: one SYN, not yet retransmitted
 	wantLive := map[string]State{"192.0.2.6:1006": Established, "192.0.2.7:1007": Established, "192.0.2.8:1008": SynSent}
 	if len(live) != len(wantLive) {
 		t.Errorf("live clients %v, want %v", live, wantLive)

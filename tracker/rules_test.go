@@ -90,17 +90,35 @@ func (w *world) run(evs []ev) {
 	}
 }
 
-// states returns the state of X and Y; Unknown when not listed.
+// states returns the state of X and Y, confirmed or not; Unknown when not
+// listed.
 func (w *world) states() (sx, sy State) {
-	w.tr.Sockets(func(s Socket) {
+	fn := func(s Socket) {
 		switch {
 		case s.Local == w.x && s.Peer == w.y:
 			sx = s.State
 		case s.Local == w.y && s.Peer == w.x:
 			sy = s.State
 		}
-	})
+	}
+	w.tr.Sockets(fn)
+	w.tr.Unconfirmed(fn)
 	return sx, sy
+}
+
+// unconfirmed names the endpoints among X and Y that are not confirmed:
+// "", "X", "Y" or "XY".
+func (w *world) unconfirmed() string {
+	var x, y string
+	w.tr.Unconfirmed(func(s Socket) {
+		switch {
+		case s.Local == w.x && s.Peer == w.y:
+			x = "X"
+		case s.Local == w.y && s.Peer == w.x:
+			y = "Y"
+		}
+	})
+	return x + y
 }
 
 type rule struct {
@@ -110,6 +128,9 @@ type rule struct {
 	x, y     State // Unknown: not listed (closed, or never shown)
 	listener int
 	ignored  uint64 // Stats.IgnoredRST
+	// unconfirmed names the endpoints, "X", "Y" or "XY", that have not
+	// shown they are a real stack (counted apart, not in States).
+	unconfirmed string
 }
 
 // TestRules has a case for every row of SPEC 2.1, each run for both roles
@@ -120,25 +141,25 @@ func TestRules(t *testing.T) {
 	est := [][]ev{xClient, xServer}
 	rules := []rule{
 		{name: "CLOSE sends SYN: SYN_SENT", setup: none,
-			events: []ev{x(SYN, 0, 0)}, x: SynSent},
+			events: []ev{x(SYN, 0, 0)}, x: SynSent, unconfirmed: "X"},
 		{name: "listener receives SYN, answers SYN+ACK: SYN_RECV", setup: none,
-			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1)}, x: SynRecv, y: Established, listener: 1},
+			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1)}, x: SynRecv, y: Established, listener: 1, unconfirmed: "Y"},
 		{name: "SYN_SENT receives SYN+ACK acking its SYN: ESTABLISHED", setup: none,
-			events: []ev{x(SYN, 0, 0), y(SYN|ACK, 0, 1)}, x: Established, y: SynRecv, listener: 1},
+			events: []ev{x(SYN, 0, 0), y(SYN|ACK, 0, 1)}, x: Established, y: SynRecv, listener: 1, unconfirmed: "X"},
 		{name: "SYN_SENT receives a bare SYN: SYN_RECV (simultaneous open)", setup: none,
-			events: []ev{x(SYN, 0, 0), y(SYN, 0, 0)}, x: SynRecv, y: SynRecv},
+			events: []ev{x(SYN, 0, 0), y(SYN, 0, 0)}, x: SynRecv, y: SynRecv, unconfirmed: "XY"},
 		{name: "simultaneous open completes: ESTABLISHED", setup: none,
 			events: []ev{x(SYN, 0, 0), y(SYN, 0, 0), x(SYN|ACK, 0, 1), y(SYN|ACK, 0, 1)}, x: Established, y: Established},
 		{name: "SYN_SENT receives RST+ACK acking its SYN: CLOSE (refused)", setup: none,
 			events: []ev{x(SYN, 0, 0), y(RST|ACK, 0, 1)}, x: Unknown},
 		{name: "SYN_SENT ignores RST+ACK not acking its SYN", setup: none,
-			events: []ev{x(SYN, 0, 0), y(RST|ACK, 0, 7)}, x: SynSent, ignored: 1},
+			events: []ev{x(SYN, 0, 0), y(RST|ACK, 0, 7)}, x: SynSent, ignored: 1, unconfirmed: "X"},
 		{name: "SYN_RECV receives ACK of its SYN: ESTABLISHED", setup: none,
 			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), y(ACK, 1, 1)}, x: Established, y: Established, listener: 1},
 		{name: "SYN_RECV receives valid RST: CLOSE, the listener stays", setup: none,
 			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), y(RST, 1, 0)}, x: Unknown, listener: 1},
 		{name: "SYN_RECV sends FIN: FIN_WAIT1", setup: none,
-			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), x(FIN|ACK, 1, 1)}, x: FinWait1, y: CloseWait, listener: 1},
+			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), x(FIN|ACK, 1, 1)}, x: FinWait1, y: CloseWait, listener: 1, unconfirmed: "Y"},
 		{name: "ESTABLISHED sends FIN: FIN_WAIT1", setup: est,
 			events: []ev{x(FIN|ACK, 1, 1)}, x: FinWait1, y: CloseWait},
 		{name: "ESTABLISHED receives FIN: CLOSE_WAIT", setup: est,
@@ -171,8 +192,20 @@ func TestRules(t *testing.T) {
 			events: []ev{x(SYN, 0, 0), pause(76 * time.Second)}, x: Unknown},
 		{name: "SYN_SENT retransmitting stays", setup: none,
 			events: []ev{x(SYN, 0, 0), pause(60 * time.Second), x(SYN, 0, 0), pause(60 * time.Second)}, x: SynSent},
-		{name: "SYN_RECV without progress: CLOSE after the handshake timeout", setup: none,
-			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), pause(76 * time.Second)}, x: Unknown, y: Established, listener: 1},
+		{name: "SYN_RECV without progress: CLOSE after the handshake timeout; its unconfirmed client too", setup: none,
+			events: []ev{y(SYN, 0, 0), x(SYN|ACK, 0, 1), pause(76 * time.Second)}, x: Unknown, y: Unknown, listener: 1},
+		{name: "unconfirmed client that retransmits its SYN: confirmed SYN_SENT", setup: none,
+			events: []ev{x(SYN, 0, 0), y(SYN|ACK, 0, 1), pause(time.Second), x(SYN, 0, 0)}, x: SynSent, y: SynRecv, listener: 1},
+		{name: "unconfirmed client that acks the server's ISN: confirmed ESTABLISHED", setup: none,
+			events: []ev{x(SYN, 0, 0), y(SYN|ACK, 0, 1), pause(time.Second), y(SYN|ACK, 0, 1), x(ACK, 1, 1)}, x: Established, y: Established, listener: 1},
+		{name: "FIN_WAIT2 without a segment: CLOSE after the FIN timeout", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), y(ACK, 1, 2), pause(61 * time.Second)}, x: Unknown, y: CloseWait},
+		{name: "FIN_WAIT2 that keeps acking data lives on", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), y(ACK, 1, 2), pause(50 * time.Second), y(ACK|PSH, 1, 2), x(ACK, 2, 2), pause(50 * time.Second)}, x: FinWait2, y: CloseWait},
+		{name: "FIN_WAIT1 silent past the retry timeout: CLOSE", setup: est,
+			events: []ev{x(FIN|ACK, 1, 1), pause(60 * time.Second), x(FIN|ACK, 1, 1), pause(121 * time.Second)}, x: Unknown, y: CloseWait},
+		{name: "LAST_ACK retransmitting within the retry timeout stays", setup: est,
+			events: []ev{y(FIN|ACK, 1, 1), x(ACK, 1, 2), x(FIN|ACK, 1, 2), pause(100 * time.Second), x(FIN|ACK, 1, 2), pause(100 * time.Second)}, x: LastAck, y: Unknown},
 	}
 	for _, r := range rules {
 		for si, setup := range r.setup {
@@ -190,6 +223,9 @@ func TestRules(t *testing.T) {
 						sx, sy := w.states()
 						if sx != r.x || sy != r.y {
 							t.Errorf("X %v, Y %v; want X %v, Y %v", sx, sy, r.x, r.y)
+						}
+						if u := w.unconfirmed(); u != r.unconfirmed {
+							t.Errorf("unconfirmed %q, want %q", u, r.unconfirmed)
 						}
 						st := w.tr.Stats()
 						want := r.listener
@@ -214,10 +250,11 @@ func TestRules(t *testing.T) {
 // listed.
 func checkCounts(t *testing.T, tr *Tracker) {
 	t.Helper()
-	var listed [NumStates]int
+	var listed, unconfirmed [NumStates]int
 	tr.Sockets(func(s Socket) { listed[s.State]++ })
-	if st := tr.Stats(); listed != st.States {
-		t.Errorf("counts %v, but listing has %v", st.States, listed)
+	tr.Unconfirmed(func(s Socket) { unconfirmed[s.State]++ })
+	if st := tr.Stats(); listed != st.States || unconfirmed != st.Unconfirmed {
+		t.Errorf("counts %v, unconfirmed %v, but listing has %v and %v", st.States, st.Unconfirmed, listed, unconfirmed)
 	}
 }
 

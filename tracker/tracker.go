@@ -12,6 +12,8 @@ const (
 	DefaultMaxFlows         = 1 << 20
 	DefaultTimeWait         = 60 * time.Second
 	DefaultHandshakeTimeout = 75 * time.Second
+	DefaultFinTimeout       = 60 * time.Second
+	DefaultRetryTimeout     = 120 * time.Second
 	// assumedWScale is the window shift assumed for a flow whose SYNs were
 	// not seen: what Linux picks for its default buffer sizes.
 	assumedWScale = 7
@@ -29,9 +31,11 @@ type listenKey struct {
 type Tracker struct {
 	cfg Config
 	// timeout is how long an endpoint may stay in each state, 0 for ever:
-	// TimeWait in TIME_WAIT, HandshakeTimeout in SYN_SENT and SYN_RECV. A
-	// table rather than a switch, whose branches the states of interleaved
-	// flows mispredict.
+	// TimeWait in TIME_WAIT, HandshakeTimeout in SYN_SENT and SYN_RECV,
+	// FinTimeout in FIN_WAIT2, RetryTimeout in FIN_WAIT1, CLOSING and
+	// LAST_ACK. A table rather than a switch, whose branches the states of
+	// interleaved flows mispredict. An unconfirmed endpoint gets
+	// HandshakeTimeout whatever its state (see timeoutOf).
 	timeout   [NumStates]tick
 	now       int64 // capture clock, nanoseconds since the Unix epoch
 	epoch     int64 // tick 0, nanoseconds since the Unix epoch (see tick)
@@ -46,6 +50,9 @@ type Tracker struct {
 	// a held SYN) while it runs through the rulebook; a local would escape
 	// through Transition.Cause and cost an allocation each time.
 	replay Segment
+	// reason is the reason settle gives each side's next change of state
+	// ("withdrawn"), cleared once used.
+	reason [2]string
 }
 
 // New returns an empty Tracker.
@@ -60,6 +67,12 @@ func New(cfg Config) *Tracker {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
+	if cfg.FinTimeout <= 0 {
+		cfg.FinTimeout = DefaultFinTimeout
+	}
+	if cfg.RetryTimeout <= 0 {
+		cfg.RetryTimeout = DefaultRetryTimeout
+	}
 	t := &Tracker{
 		cfg:       cfg,
 		flows:     newTable(cfg.MaxFlows),
@@ -71,6 +84,9 @@ func New(cfg Config) *Tracker {
 	t.timeout[TimeWait] = span(cfg.TimeWait)
 	hs := span(cfg.HandshakeTimeout)
 	t.timeout[SynSent], t.timeout[SynRecv] = hs, hs
+	t.timeout[FinWait2] = span(cfg.FinTimeout)
+	rt := span(cfg.RetryTimeout)
+	t.timeout[FinWait1], t.timeout[Closing], t.timeout[LastAck] = rt, rt, rt
 	return t
 }
 
@@ -219,8 +235,19 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 			c.flags |= flowGap
 			rcv.nxt = Seq(seg.Ack)
 		}
+		repeat := snd.repeats(seg, rcv)
+		sndFacts, rcvFacts := snd.facts, rcv.facts
 		snd.send(seg, rcv)
-		rcv.receive(seg)
+		rcv.receive(seg, repeat)
+		t.confirmed(c, snd, sndFacts)
+		t.confirmed(c, rcv, rcvFacts)
+		// A receipt taken back is a correction, not a transition.
+		if lostReceipt(sndFacts, snd.facts) {
+			t.reason[c.side(snd)] = "withdrawn"
+		}
+		if lostReceipt(rcvFacts, rcv.facts) {
+			t.reason[c.side(rcv)] = "withdrawn"
+		}
 		if seg.Flags&(SYN|ACK) == SYN|ACK {
 			scaleWindows(snd, rcv)
 		}
@@ -255,8 +282,10 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 	t.flows.dropAside(i)
 	for e := range c.ep {
 		ep := &c.ep[e]
-		ep.facts |= sentSyn | gotSyn | synAcked
+		before := ep.facts
+		ep.facts |= sentSyn | gotSyn | synAcked | confirmed
 		ep.putWScale(assumedWScale)
+		t.confirmed(c, ep, before)
 	}
 	// Both endpoints are ESTABLISHED unless the first segment says more.
 	for e := range c.ep {
@@ -359,11 +388,12 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 func (t *Tracker) settle(i int32, c *conn, snd, rcv *endpoint, cause *Segment) {
 	// Written out twice: a loop over the pair built the array on the stack.
 	if s := snd.derive(); s != snd.state() {
-		t.setState(c, snd, s, cause, "")
+		t.setState(c, snd, s, cause, t.reason[c.side(snd)])
 	}
 	if s := rcv.derive(); s != rcv.state() {
-		t.setState(c, rcv, s, cause, "")
+		t.setState(c, rcv, s, cause, t.reason[c.side(rcv)])
 	}
+	t.reason = [2]string{}
 	t.flows.touch(i, c, c.classify())
 	t.flows.setDeadline(i, c, t.deadline(c))
 }
@@ -376,7 +406,7 @@ func (t *Tracker) deadline(c *conn) tick {
 		return max(c.ep[0].mark, c.ep[1].mark) + t.timeout[TimeWait]
 	}
 	a, b := &c.ep[0], &c.ep[1]
-	da, db := t.timeout[a.state()], t.timeout[b.state()]
+	da, db := t.timeoutOf(a), t.timeoutOf(b)
 	switch {
 	case da != 0 && db != 0:
 		return min(a.mark+da, b.mark+db)
@@ -386,6 +416,17 @@ func (t *Tracker) deadline(c *conn) tick {
 		return b.mark + db
 	}
 	return 0
+}
+
+// timeoutOf returns how long e may stay in its state, 0 for ever. An
+// unconfirmed endpoint lives only as long as a handshake: nothing but a
+// real stack's behaviour keeps it (a spoofed SYN that a server answered
+// would otherwise stay ESTABLISHED for ever).
+func (t *Tracker) timeoutOf(e *endpoint) tick {
+	if !e.has(confirmed) && e.state().Counted() {
+		return t.timeout[SynSent]
+	}
+	return t.timeout[e.state()]
 }
 
 // expire runs the timers of flow i, whose timer came due. A timer is not
@@ -403,7 +444,7 @@ func (t *Tracker) expire(i int32) {
 	}
 	for e := range c.ep {
 		ep := &c.ep[e]
-		if s := t.timeout[ep.state()]; s != 0 && ep.mark+s <= t.nowT {
+		if s := t.timeoutOf(ep); s != 0 && ep.mark+s <= t.nowT {
 			ep.facts |= closed
 		}
 	}
@@ -452,11 +493,15 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 	}
 	isLocal := e.has(local)
 	if isLocal {
+		counts := &t.stats.States
+		if !e.has(confirmed) {
+			counts = &t.stats.Unconfirmed
+		}
 		if from.Counted() {
-			t.stats.States[from]--
+			counts[from]--
 		}
 		if to.Counted() {
-			t.stats.States[to]++
+			counts[to]++
 		}
 	}
 	// Name the state the RFC gives an endpoint before its first SYN.
@@ -476,6 +521,19 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 		From: from, To: to, Cause: cause, Reason: reason}
 	t.cfg.OnTransition(&t.tr)
 }
+
+// confirmed moves e from the unconfirmed counts to the counts if the
+// segment just applied confirmed it; before is e's facts before it.
+func (t *Tracker) confirmed(c *conn, e *endpoint, before facts) {
+	if before&confirmed != 0 || !e.has(confirmed) || !e.has(local) || !e.state().Counted() {
+		return
+	}
+	t.stats.Unconfirmed[e.state()]--
+	t.stats.States[e.state()]++
+}
+
+// lostReceipt reports whether a receipt held in before is gone in after.
+func lostReceipt(before, after facts) bool { return before&^after&receipts != 0 }
 
 func (t *Tracker) addListener(k listenKey, local bool) {
 	if _, ok := t.listeners[k]; ok || len(t.listeners) >= t.cfg.MaxFlows {
@@ -525,9 +583,17 @@ func (t *Tracker) Stats() Stats {
 	return s
 }
 
-// Sockets calls fn for every live endpoint (every endpoint whose state is
-// Counted), after the Local filter, in no particular order.
-func (t *Tracker) Sockets(fn func(Socket)) {
+// Sockets calls fn for every live endpoint (every confirmed endpoint whose
+// state is Counted), after the Local filter, in no particular order.
+func (t *Tracker) Sockets(fn func(Socket)) { t.sockets(fn, confirmed) }
+
+// Unconfirmed calls fn for every endpoint that Sockets leaves out because
+// it has not shown it is a real stack (see Stats.Unconfirmed), after the
+// Local filter, in no particular order.
+func (t *Tracker) Unconfirmed(fn func(Socket)) { t.sockets(fn, 0) }
+
+// sockets calls fn for the endpoints whose confirmed fact is want.
+func (t *Tracker) sockets(fn func(Socket), want facts) {
 	for i := range t.flows.used {
 		c := t.flows.at(i)
 		if c.class() == classFree {
@@ -535,7 +601,7 @@ func (t *Tracker) Sockets(fn func(Socket)) {
 		}
 		for e := range c.ep {
 			ep, peer := &c.ep[e], &c.ep[1-e]
-			if !ep.state().Counted() || !ep.has(local) {
+			if !ep.state().Counted() || ep.facts&confirmed != want || !ep.has(local) {
 				continue
 			}
 			fn(Socket{
@@ -544,7 +610,7 @@ func (t *Tracker) Sockets(fn func(Socket)) {
 				Peer:     t.flows.addr(c, 1-e),
 				VLAN:     c.vlan,
 				SendQ:    unacked(ep, peer),
-				RecvQ:    unacked(peer, ep),
+				RecvQ:    inFlight(peer, ep),
 				PickedUp: c.flags&flowPickup != 0,
 				Gap:      c.flags&flowGap != 0,
 			})
@@ -553,23 +619,37 @@ func (t *Tracker) Sockets(fn func(Socket)) {
 	runtime.KeepAlive(t) // see mappings
 }
 
-// unacked returns the data bytes e has sent that peer has not been seen to
-// acknowledge; SYN and FIN take a sequence number but are not data.
+// unacked returns the sequence space e has sent that peer has not been
+// seen to acknowledge: its data, and its SYN or FIN as one each, as the
+// kernel's Send-Q counts them.
 func unacked(e, peer *endpoint) uint32 {
-	if !e.has(hasNxt) || !peer.has(hasAcked) {
+	if !e.has(hasNxt) {
 		return 0
 	}
-	hi, lo := e.nxt, peer.acked
-	if e.has(sentFin) && !peer.acks(e.finSeq.Add(1)) {
-		hi = e.finSeq
+	lo := e.nxt
+	switch {
+	case peer.has(hasAcked) && (!e.has(sentSyn) || e.isn.LessThan(peer.acked)):
+		lo = peer.acked
+	case e.has(sentSyn):
+		lo = e.isn
 	}
-	if e.has(sentSyn) && lo.LessThanEq(e.isn) {
-		lo = e.isn.Add(1)
-	}
-	if !lo.LessThan(hi) {
+	if !lo.LessThan(e.nxt) {
 		return 0
 	}
-	return lo.Size(hi)
+	return lo.Size(e.nxt)
+}
+
+// inFlight returns the data bytes e has sent that peer has not been seen to
+// acknowledge, SYN and FIN aside: the bytes on their way to peer.
+func inFlight(e, peer *endpoint) uint32 {
+	n := unacked(e, peer)
+	if e.has(sentFin) && !peer.acks(e.finSeq.Add(1)) && n > 0 {
+		n--
+	}
+	if e.has(sentSyn) && !peer.acks(e.isn.Add(1)) && n > 0 {
+		n--
+	}
+	return n
 }
 
 // Listeners calls fn for every inferred listening socket, after the Local
