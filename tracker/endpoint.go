@@ -341,6 +341,11 @@ func (e *endpoint) sendAck(ack Seq, peer *endpoint) {
 		case peer.finSeq.LessThan(ack):
 			e.confirm(gotFin)
 			e.facts &^= staleAck
+			if e.has(sentFin) && !peer.has(finFirst) {
+				// Every FIN of the peer's acked e's FIN: the one that
+				// reached e brought that ACK with it.
+				e.confirm(finAcked)
+			}
 		case e.acks(peer.finSeq.Add(1)):
 			// An old segment, reordered: it acknowledged the FIN before.
 		case e.has(staleAck):

@@ -619,18 +619,22 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 	runtime.KeepAlive(t) // see mappings
 }
 
-// unacked returns the sequence space e has sent that peer has not been
-// seen to acknowledge: its data, and its SYN or FIN as one each, as the
-// kernel's Send-Q counts them.
+// unacked returns the sequence space e has sent that it is not believed to
+// have had acknowledged: its data, and its SYN or FIN as one each, as the
+// kernel's Send-Q counts them. An ACK seen on the wire counts unless e's
+// own behaviour withdrew it (a FIN retransmitted after it).
 func unacked(e, peer *endpoint) uint32 {
 	if !e.has(hasNxt) {
 		return 0
 	}
 	lo := e.nxt
-	switch {
-	case peer.has(hasAcked) && (!e.has(sentSyn) || e.isn.LessThan(peer.acked)):
+	if peer.has(hasAcked) {
 		lo = peer.acked
-	case e.has(sentSyn):
+	}
+	if e.has(sentFin) && !e.has(finAcked) && e.finSeq.LessThan(lo) {
+		lo = e.finSeq
+	}
+	if e.has(sentSyn) && !e.has(synAcked) && e.isn.LessThan(lo) {
 		lo = e.isn
 	}
 	if !lo.LessThan(e.nxt) {
@@ -639,14 +643,14 @@ func unacked(e, peer *endpoint) uint32 {
 	return lo.Size(e.nxt)
 }
 
-// inFlight returns the data bytes e has sent that peer has not been seen to
-// acknowledge, SYN and FIN aside: the bytes on their way to peer.
+// inFlight returns the data bytes e has sent that are not believed
+// acknowledged, SYN and FIN aside: the bytes on their way to its peer.
 func inFlight(e, peer *endpoint) uint32 {
 	n := unacked(e, peer)
-	if e.has(sentFin) && !peer.acks(e.finSeq.Add(1)) && n > 0 {
+	if e.has(sentFin) && !e.has(finAcked) && n > 0 {
 		n--
 	}
-	if e.has(sentSyn) && !peer.acks(e.isn.Add(1)) && n > 0 {
+	if e.has(sentSyn) && !e.has(synAcked) && n > 0 {
 		n--
 	}
 	return n

@@ -465,9 +465,17 @@ func countSS(raw []byte) (map[tracker.State]int, string, error) {
 	}
 	want := map[tracker.State]int{}
 	for _, s := range socks {
-		if s.State.Counted() && !s.Local.Addr().IsLoopback() {
-			want[s.State]++
+		if !s.State.Counted() || s.Local.Addr().IsLoopback() {
+			continue
 		}
+		// Where the wire cannot tell, tcptrack's documented reading.
+		if a, ok := s.Reading(); ok {
+			if !a.Unconfirmed {
+				want[a.Reading]++
+			}
+			continue
+		}
+		want[s.State]++
 	}
 	return want, string(raw), nil
 }

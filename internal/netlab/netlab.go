@@ -507,7 +507,14 @@ func (l *Lab) Snapshot() ([]byte, error) {
 	if err := sleep(l.ctx, settle); err != nil {
 		return nil, err
 	}
-	return l.SS()
+	at := time.Now()
+	ss, err := l.SS()
+	if err != nil {
+		return nil, err
+	}
+	// The moment of the snapshot, on the clock the capture's timestamps
+	// come from, so that a reader can run the tracker's timers up to it.
+	return append([]byte(fmt.Sprintf("# time %s\n", at.UTC().Format(time.RFC3339Nano))), ss...), nil
 }
 
 // sleep waits d or until ctx ends.

@@ -33,6 +33,16 @@ const (
 	Reset                         // client aborts with SO_LINGER 0
 	Refused                       // nothing listening: RST+ACK
 	MidStream                     // opened before the capture, continued during it
+	// The answer lost before the capture point: the capture never shows
+	// it, and the wire alone must tell what the kernel did.
+	SynRecvUnseen  // the client's ACKs stolen at its egress: ESTABLISHED / SYN_RECV
+	LastAckUnseen  // the client's last ACK stolen at its egress: TIME_WAIT / LAST_ACK
+	FinWait1Unseen // the server's ACK of the client's FIN stolen at its egress: FIN_WAIT1 / CLOSE_WAIT
+	FinRetransmit  // server's ACK stolen, its FIN+ACK dropped at the client once: both retransmit
+	// The kernel's timers on states that otherwise never end, shortened by
+	// the scenario's sysctls.
+	FinTimeout   // orphaned FIN_WAIT2 freed after tcp_fin_timeout
+	RetryTimeout // orphaned FIN_WAIT1 given up after tcp_orphan_retries
 	numKinds
 )
 
@@ -54,6 +64,12 @@ var kindInfo = [numKinds]struct {
 	Reset:             {"rst", 90, playReset},
 	Refused:           {"refused", 91, playRefused},
 	MidStream:         {"midstream", 443, playMidStream},
+	SynRecvUnseen:     {"syn-recv-unseen", 92, playSynRecvUnseen},
+	LastAckUnseen:     {"last-ack-unseen", 93, playLastAckUnseen},
+	FinWait1Unseen:    {"fin-wait1-unseen", 94, playFinWait1Unseen},
+	FinRetransmit:     {"fin-retransmit", 95, playFinRetransmit},
+	FinTimeout:        {"fin-timeout", 96, playFinTimeout},
+	RetryTimeout:      {"retry-timeout", 97, playRetryTimeout},
 }
 
 func (k Kind) String() string { return kindInfo[k].name }
@@ -90,8 +106,69 @@ func (k Kind) Expect(n int) map[tracker.State]int {
 	case MidStream:
 		est, half := (n+2)/3, (n+1)/3
 		return map[tracker.State]int{tracker.Established: 2 * est, tracker.FinWait2: half, tracker.CloseWait: half}
+	case SynRecvUnseen:
+		return map[tracker.State]int{tracker.Established: n, tracker.SynRecv: n}
+	case LastAckUnseen:
+		return map[tracker.State]int{tracker.TimeWait: n, tracker.LastAck: n}
+	case FinWait1Unseen:
+		return map[tracker.State]int{tracker.FinWait1: n, tracker.CloseWait: n}
+	case FinRetransmit:
+		return map[tracker.State]int{tracker.TimeWait: n}
+	case FinTimeout, RetryTimeout:
+		return map[tracker.State]int{tracker.CloseWait: n}
 	}
 	return map[tracker.State]int{} // Reset, Refused: nothing is left
+}
+
+// Ambiguity is a wire the capture point cannot decide: the kernel's answer
+// depends on where a packet was lost, and the tracker takes one reading
+// (tracker/RULES.md, The two ambiguous wires). A kernel socket of the kind,
+// in the role and the state named, is expected in the reading instead.
+type Ambiguity struct {
+	Server      bool          // the server's socket, else the client's
+	Kernel      tracker.State // what the kernel says in this kind's recordings
+	Reading     tracker.State // what the tracker reads from the same wire
+	Unconfirmed bool          // the tracker counts the endpoint apart, unconfirmed
+	Why         string
+}
+
+// Ambiguity returns the documented ambiguity of the kind's wire, if any.
+func (k Kind) Ambiguity() (Ambiguity, bool) {
+	switch k {
+	case FinWait1:
+		return Ambiguity{Server: true, Kernel: tracker.Established, Reading: tracker.CloseWait,
+			Why: "a FIN retransmitted and never answered: here it was lost after the capture point; in fin-wait1-unseen the same wire means the peer's ACK was lost before it, and the kernel says CLOSE_WAIT; the tracker takes the FIN as delivered"}, true
+	case SynRecvUnseen:
+		return Ambiguity{Kernel: tracker.Established, Reading: tracker.Established, Unconfirmed: true,
+			Why: "a SYN answered by SYN+ACK whose client never sends again: its ACKs were lost before the capture point, the same wire as a spoofed source that the server answered; the tracker counts the client apart, unconfirmed"}, true
+	}
+	return Ambiguity{}, false
+}
+
+// kindOfPort returns the kind whose server port is port.
+func kindOfPort(port uint16) (Kind, bool) {
+	for k := range numKinds {
+		if kindInfo[k].port == port {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// Reading returns the documented ambiguity that applies to the kernel's
+// socket s, found by the kind its server port names, if s is in the state
+// the ambiguity names.
+func (s Socket) Reading() (Ambiguity, bool) {
+	server := true
+	k, ok := kindOfPort(s.Local.Port())
+	if !ok {
+		server = false
+		if k, ok = kindOfPort(s.Peer.Port()); !ok {
+			return Ambiguity{}, false
+		}
+	}
+	a, ok := k.Ambiguity()
+	return a, ok && a.Server == server && a.Kernel == s.State
 }
 
 // Part is n connections of one kind.
@@ -113,6 +190,14 @@ type Scenario struct {
 	// LinkType is tcpdump's -y argument, empty for the interface's own.
 	LinkType string
 	Parts    []Part
+	// Sysctls are set in every namespace of the lab before it plays
+	// ("net.ipv4.tcp_fin_timeout=1"): the kernel's timers shortened so
+	// that a recording sees them run out.
+	Sysctls []string
+	// Config is the tracker configuration a capture of the scenario is
+	// read with: the timers matching Sysctls. The zero value is the
+	// defaults.
+	Config tracker.Config
 }
 
 // Expect sums the expected states of the scenario's parts.
@@ -158,6 +243,14 @@ func Scenarios() []Scenario {
 			Part{Refused, 1}, Part{Established, 1}),
 		one("midstream", "three connections opened and carrying data before the capture starts; during it, more data, then one half-closes and one is reset by the server",
 			Part{MidStream, 3}),
+		one("syn-recv-unseen", "client connects; its ACKs are stolen at its own egress, before the capture point, so the server retransmits SYN+ACK: ESTABLISHED / SYN_RECV, the client unconfirmed on the wire",
+			Part{SynRecvUnseen, 1}),
+		one("last-ack-unseen", "client closes, server closes after; the client's last ACK is stolen at its egress, before the capture point; the server retransmits its FIN: TIME_WAIT / LAST_ACK",
+			Part{LastAckUnseen, 1}),
+		one("fin-wait1-unseen", "client shuts down writing; the server's ACK of the FIN is stolen at its egress, before the capture point; the client retransmits its FIN: FIN_WAIT1 / CLOSE_WAIT",
+			Part{FinWait1Unseen, 1}),
+		one("fin-retransmit", "client closes; the server's ACK is stolen before the capture point and its FIN+ACK dropped at the client's input once, so both retransmit their FINs: client TIME_WAIT",
+			Part{FinRetransmit, 1}),
 	}
 	var all []Scenario
 	for _, sc := range base {
@@ -174,6 +267,14 @@ func Scenarios() []Scenario {
 	lo := []Part{{Established, 1}, {HalfClose, 1}, {TimeWait, 1}, {LastAck, 1}, {FinWait1, 1},
 		{SynSent, 1}, {SynRecv, 1}, {Reset, 1}, {Refused, 1}}
 	all = append(all,
+		Scenario{Name: "fin-timeout", Iface: "veth0", Parts: []Part{{FinTimeout, 1}},
+			Sysctls: []string{"net.ipv4.tcp_fin_timeout=1"},
+			Config:  tracker.Config{FinTimeout: time.Second},
+			Doc:     "client closes (orphaned FIN_WAIT2), server stays in CLOSE_WAIT; tcp_fin_timeout is 1 s and the snapshot comes 2.5 s later: the client is gone"},
+		Scenario{Name: "retry-timeout", Iface: "veth0", Parts: []Part{{RetryTimeout, 1}},
+			Sysctls: []string{"net.ipv4.tcp_orphan_retries=1"},
+			Config:  tracker.Config{RetryTimeout: time.Second},
+			Doc:     "client closes; the server's ACK is stolen before the capture point, so the orphaned client retransmits its FIN once and gives up (tcp_orphan_retries 1); the snapshot comes 3 s later: the client is gone, the server CLOSE_WAIT"},
 		Scenario{Name: "loopback", Topology: Loopback, Iface: "lo", Parts: lo,
 			Doc: "one namespace, both ends on 127.0.0.1, captured on lo (Ethernet framing): one connection of every kind but closing"},
 		Scenario{Name: "loopback-v6", Topology: Loopback, Family: IPv6, Iface: "lo", Parts: lo,
@@ -217,6 +318,13 @@ func Lookup(name string) (Scenario, error) {
 func (sc Scenario) Play(l *Lab, started func() error) error {
 	if l.Topology != sc.Topology || l.Family != sc.Family {
 		return fmt.Errorf("%w: %s needs topology %d family %d", ErrTopology, sc.Name, sc.Topology, sc.Family)
+	}
+	for _, h := range l.Hosts() {
+		for _, kv := range sc.Sysctls {
+			if err := h.run("sysctl", "-qw", kv); err != nil {
+				return err
+			}
+		}
 	}
 	runs := make([]func() error, 0, len(sc.Parts))
 	for _, p := range sc.Parts {
@@ -743,4 +851,155 @@ func playMidStream(l *Lab, port uint16, n int) (func() error, error) {
 		}
 		return sleep(l.ctx, ackDelay)
 	}, nil
+}
+
+// steal makes h's interface forward the frames that rule (an nft match on
+// h's outgoing TCP segments) selects to sink0 at egress: lost before the
+// capture point, and without an error to the sender, as on a real path.
+func (h *Host) steal(rule string) error {
+	return h.nft(fmt.Sprintf(`add table netdev netlab_steal
+add chain netdev netlab_steal egress { type filter hook egress device %q priority -200; policy accept; }
+add rule netdev netlab_steal egress %s fwd to "sink0"`, h.Iface, rule))
+}
+
+// bareSegments matches segments without SYN, FIN or RST: ACKs, and data,
+// which these scenarios do not send once the rule is in place.
+const bareSegments = "tcp flags & (syn|fin|rst) == 0"
+
+func playSynRecvUnseen(l *Lab, port uint16, n int) (func() error, error) {
+	// Never accepted from: the connections never complete.
+	if _, err := l.Server.Listen(port); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := l.Client.steal(fmt.Sprintf("tcp dport %d %s", port, bareSegments)); err != nil {
+			return err
+		}
+		for range n {
+			if _, err := l.Client.Dial(l.server(port)); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, synRetrans)
+	}, nil
+}
+
+func playLastAckUnseen(l *Lab, port uint16, n int) (func() error, error) {
+	return withConnections(l, port, n, func(ps []pair) error {
+		for _, p := range ps {
+			if err := p.c.Close(); err != nil {
+				return err
+			}
+			if err := readEOF(p.s); err != nil {
+				return err
+			}
+		}
+		if err := sleep(l.ctx, ackDelay); err != nil {
+			return err
+		}
+		if err := l.Client.steal(fmt.Sprintf("tcp dport %d %s", port, bareSegments)); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			// shutdown, not close: see playLastAck.
+			if err := p.s.CloseWrite(); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, finRetrans)
+	})
+}
+
+func playFinWait1Unseen(l *Lab, port uint16, n int) (func() error, error) {
+	return withConnections(l, port, n, func(ps []pair) error {
+		if err := sleep(l.ctx, ackDelay); err != nil {
+			return err
+		}
+		if err := l.Server.steal(fmt.Sprintf("tcp sport %d %s", port, bareSegments)); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := p.c.CloseWrite(); err != nil {
+				return err
+			}
+			if err := readEOF(p.s); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, finRetrans)
+	})
+}
+
+// playFinRetransmit closes from the client. The server's ACK of the FIN is
+// stolen before the capture point, and its FIN+ACK, sent as soon as it
+// reads EOF, is dropped at the client's input the first time (an nftables
+// set of the client ports whose server FIN went by): the client
+// retransmits its FIN, acknowledging below the server's FIN, and the
+// server retransmits its FIN+ACK, which completes the close.
+func playFinRetransmit(l *Lab, port uint16, n int) (func() error, error) {
+	return withConnections(l, port, n, func(ps []pair) error {
+		if err := sleep(l.ctx, ackDelay); err != nil {
+			return err
+		}
+		if err := l.Server.steal(fmt.Sprintf("tcp sport %d %s", port, bareSegments)); err != nil {
+			return err
+		}
+		set := fmt.Sprintf("fin%d", port)
+		if err := l.Client.nft(fmt.Sprintf(`add set inet netlab %[1]s { type inet_service; flags dynamic; }
+add rule inet netlab input tcp sport %[2]d tcp flags & fin == fin tcp dport @%[1]s accept
+add rule inet netlab input tcp sport %[2]d tcp flags & fin == fin add @%[1]s { tcp dport } drop`, set, port)); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := p.c.Close(); err != nil {
+				return err
+			}
+			if err := readEOF(p.s); err != nil {
+				return err
+			}
+			if err := p.s.Close(); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, 2*finRetrans)
+	})
+}
+
+// timerWait is how long the timer scenarios wait after the close for the
+// kernel's shortened timers to run out.
+const timerWait = 2500 * time.Millisecond
+
+func playFinTimeout(l *Lab, port uint16, n int) (func() error, error) {
+	return withConnections(l, port, n, func(ps []pair) error {
+		for _, p := range ps {
+			// close, not shutdown: only an orphaned FIN_WAIT2 is timed.
+			if err := p.c.Close(); err != nil {
+				return err
+			}
+			if err := readEOF(p.s); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, timerWait)
+	})
+}
+
+func playRetryTimeout(l *Lab, port uint16, n int) (func() error, error) {
+	return withConnections(l, port, n, func(ps []pair) error {
+		if err := sleep(l.ctx, ackDelay); err != nil {
+			return err
+		}
+		if err := l.Server.steal(fmt.Sprintf("tcp sport %d %s", port, bareSegments)); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := p.c.Close(); err != nil {
+				return err
+			}
+			if err := readEOF(p.s); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, timerWait+500*time.Millisecond)
+	})
 }

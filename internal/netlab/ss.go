@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tcptrack/tcptrack/tracker"
 )
@@ -107,4 +108,17 @@ func parseEndpoint(s string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("address in %q: %w", s, err)
 	}
 	return netip.AddrPortFrom(addr.Unmap(), port), nil
+}
+
+// SnapshotTime returns the time of the snapshot, from the line "# time
+// RFC3339" that Snapshot writes first; false for snapshots without one.
+func SnapshotTime(r io.Reader) (time.Time, bool) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "# time "); ok {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			return t, err == nil
+		}
+	}
+	return time.Time{}, false
 }
