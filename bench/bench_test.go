@@ -263,14 +263,17 @@ func TestTrackerMatchesGenerator(t *testing.T) {
 				t.Errorf("read %d frames, decoded %d segments, generated %d (skipped %v)", n, ds.Segments, res.Packets, ds.Skipped)
 			}
 			st := tk.Stats()
-			want := res.Expected(tc.tcfg.TimeWait, tc.tcfg.HandshakeTimeout)
+			want, wantUnconfirmed := res.Expected(tc.tcfg), res.Unconfirmed(tc.tcfg)
 			// The tracker keeps time in whole milliseconds (tracker/clock.go):
 			// an endpoint whose timer ends within 1 ms of the last frame may
 			// go either way.
-			margin := res.Margin(tc.tcfg.TimeWait, tc.tcfg.HandshakeTimeout, time.Millisecond)
+			margin := res.Margin(tc.tcfg, time.Millisecond)
 			for s := tracker.State(0); s < tracker.NumStates; s++ {
 				if d := st.States[s] - want[s]; d < -margin[s] || d > margin[s] {
 					t.Errorf("%-12v tracker %7d, generator expects %7d ± %d", s, st.States[s], want[s], margin[s])
+				}
+				if d := st.Unconfirmed[s] - wantUnconfirmed[s]; d < -margin[s] || d > margin[s] {
+					t.Errorf("%-12v tracker %7d unconfirmed, generator expects %7d ± %d", s, st.Unconfirmed[s], wantUnconfirmed[s], margin[s])
 				}
 			}
 			if st.Listeners != res.Listeners {

@@ -33,8 +33,8 @@ const (
 	doubtFinAcked
 	// pureAcked: a bare ACK of the peer's (no SYN, FIN or data) acked its
 	// SYN or FIN. doubtPure: such an ACK was among the segments withdrawn,
-	// so the peer's bare ACKs are not reaching it: a later bare ACK, even at
-	// a new sequence number, repeats the withdrawn one.
+	// so the peer's bare ACKs are not reaching it: a later bare ACK that
+	// acknowledges nothing new repeats the withdrawn one (see repeats).
 	pureAcked
 	doubtPure
 	// confirmed: it has shown it is a real stack, which a blind spoofer
@@ -164,12 +164,12 @@ func (e *endpoint) believe(f facts, repeat bool) {
 
 // repeats reports whether seg, which e is about to send to peer, only says
 // again what e said before: it resends sequence space e has already sent
-// (a retransmission), or it is a bare ACK while peer has shown that e's bare
-// ACKs do not reach it. Call it before send.
+// (a retransmission), or it is a bare ACK of nothing new while peer has
+// shown that e's bare ACKs do not reach it. Call it before send.
 func (e *endpoint) repeats(seg *Segment, peer *endpoint) bool {
 	span := seg.PayloadLen + uint32(seg.Flags&SYN>>1) + uint32(seg.Flags&FIN)
 	if span == 0 {
-		return seg.Flags&(ACK|RST) == ACK && peer.has(doubtPure)
+		return seg.Flags&(ACK|RST) == ACK && peer.has(doubtPure) && e.has(hasAcked) && Seq(seg.Ack) == e.acked
 	}
 	return e.has(hasNxt) && Seq(seg.Seq).Add(span).LessThanEq(e.nxt)
 }

@@ -86,10 +86,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(bw, "%s: %d packets, %d wire bytes, %d connections, %d listeners, %v of capture, written in %v\n",
 		*out, res.Packets, res.WireBytes, res.Conns, res.Listeners, res.End.Sub(res.Start).Round(time.Millisecond),
 		time.Since(start).Round(time.Millisecond))
-	exp := res.Expected(*timeWait, *handshake)
+	timers := tracker.Config{TimeWait: *timeWait, HandshakeTimeout: *handshake}
+	exp, unconfirmed := res.Expected(timers), res.Unconfirmed(timers)
 	for s := tracker.State(0); s < tracker.NumStates; s++ {
 		if exp[s] != 0 {
 			fmt.Fprintf(bw, "expected %s %d\n", s, exp[s])
+		}
+		if unconfirmed[s] != 0 {
+			fmt.Fprintf(bw, "expected unconfirmed %s %d\n", s, unconfirmed[s])
 		}
 	}
 	return bw.Flush()

@@ -20,7 +20,7 @@ func TestRun(t *testing.T) {
 		summary string // in stderr
 	}{
 		{"mix", []string{"-mode", "mix", "-packets", "2000", "-seed", "3"}, "expected ESTABLISHED "},
-		{"synflood", []string{"-mode", "synflood", "-sources", "500", "-real", "5"}, "expected SYN_SENT 500\n"},
+		{"synflood", []string{"-mode", "synflood", "-sources", "500", "-real", "5"}, "expected unconfirmed SYN_SENT 500\n"},
 		{"longflows", []string{"-mode", "longflows", "-flows", "4", "-packets", "3000"}, " 4 connections,"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

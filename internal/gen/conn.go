@@ -82,9 +82,12 @@ type conn struct {
 	thinkUS float64
 
 	// What the observer has concluded so far, from the steps written.
-	cur     [2]tracker.State
-	entered [2]int64
-	hold    bool
+	cur       [2]tracker.State
+	entered   [2]int64
+	last      [2]int64 // µs of each side's last segment
+	synSent   [2]bool  // a bare SYN from the side has been written
+	confirmed [2]bool  // the side has shown it is a real stack
+	hold      bool
 }
 
 // push appends a segment sent by side. seq is usually c.snd[side]; a
@@ -176,8 +179,12 @@ func (c *conn) handshake(t int64, lossy bool) int64 {
 		c.st = states(tracker.Established, tracker.SynRecv)
 		c.push(t, server, tracker.SYN|tracker.ACK, c.isn[server], 0, true)
 		t += c.lat[client]
-		c.st = states(tracker.Established, tracker.Established)
+		// The client's second ACK is the same bare ACK as the one its
+		// server showed lost: an observer cannot tell that this one
+		// arrived until the client's next segment (tracker/RULES.md).
 		c.send(t, client, tracker.ACK, 0)
+		c.setHold()
+		c.st = states(tracker.Established, tracker.Established)
 	}
 	return t
 }

@@ -149,37 +149,68 @@ type Result struct {
 	timed []timedEndpoint
 }
 
-// timedEndpoint is an endpoint whose final state has a timer: TIME_WAIT,
-// SYN_SENT or SYN_RECV, entered at µs at.
+// timedEndpoint is an endpoint whose final state has a timer, started at µs
+// at: TIME_WAIT from its entry, every other timed state from the later of
+// its entry and its last segment (tracker/RULES.md, Timers). An unconfirmed
+// endpoint is timed as a handshake whatever its state.
 type timedEndpoint struct {
-	at    int64
-	state tracker.State
+	at          int64
+	state       tracker.State
+	unconfirmed bool
 }
 
-// Expected returns, per state, the number of endpoints an observer following
-// SPEC section 2 reports at the end of the file, given the tracker's timers
-// (zero means the defaults: TIME_WAIT 60 s, handshake 75 s). TIME_WAIT runs
-// from the segment that put the endpoint into it; the handshake timer from
-// the last segment the endpoint sent, so that a retransmitted SYN or SYN+ACK
-// restarts it; an endpoint whose timer ran out exactly at the last frame is
-// gone. Flows that never showed an endpoint, and endpoints in CLOSE, are not
-// counted; nor are listeners. The counts assume a flow table large enough
-// never to evict.
-func (r *Result) Expected(timeWait, handshake time.Duration) [tracker.NumStates]int {
-	if timeWait == 0 {
-		timeWait = 60 * time.Second
+// timers returns the tracker's timer for each state, the defaults where cfg
+// leaves them zero, and the timer of unconfirmed endpoints.
+func timers(cfg tracker.Config) (byState [tracker.NumStates]time.Duration, unconfirmed time.Duration) {
+	def := func(d, v time.Duration) time.Duration {
+		if d <= 0 {
+			return v
+		}
+		return d
 	}
-	if handshake == 0 {
-		handshake = 75 * time.Second
+	hs := def(cfg.HandshakeTimeout, tracker.DefaultHandshakeTimeout)
+	rt := def(cfg.RetryTimeout, tracker.DefaultRetryTimeout)
+	byState[tracker.TimeWait] = def(cfg.TimeWait, tracker.DefaultTimeWait)
+	byState[tracker.SynSent], byState[tracker.SynRecv] = hs, hs
+	byState[tracker.FinWait2] = def(cfg.FinTimeout, tracker.DefaultFinTimeout)
+	byState[tracker.FinWait1], byState[tracker.Closing], byState[tracker.LastAck] = rt, rt, rt
+	return byState, hs
+}
+
+// limit returns how long e lasts under the timers.
+func (e timedEndpoint) limit(byState [tracker.NumStates]time.Duration, unconfirmed time.Duration) time.Duration {
+	if e.unconfirmed {
+		return unconfirmed
 	}
-	out := r.final
+	return byState[e.state]
+}
+
+// Expected returns, per state, the number of confirmed endpoints an
+// observer following the tracker's rulebook reports at the end of the file,
+// given the tracker's timers (zero fields of cfg mean the defaults). An
+// endpoint whose timer ran out exactly at the last frame is gone. Flows
+// that never showed an endpoint, and endpoints in CLOSE, are not counted;
+// nor are listeners. The counts assume a flow table large enough never to
+// evict.
+func (r *Result) Expected(cfg tracker.Config) [tracker.NumStates]int {
+	return r.expected(cfg, false)
+}
+
+// Unconfirmed returns, per state, the endpoints Expected leaves out because
+// they never showed they are a real stack: the tracker's Stats.Unconfirmed.
+func (r *Result) Unconfirmed(cfg tracker.Config) [tracker.NumStates]int {
+	return r.expected(cfg, true)
+}
+
+func (r *Result) expected(cfg tracker.Config, unconfirmed bool) [tracker.NumStates]int {
+	var out [tracker.NumStates]int
+	if !unconfirmed {
+		out = r.final
+	}
+	byState, hs := timers(cfg)
 	end := r.End.UnixMicro()
 	for _, e := range r.timed {
-		limit := handshake
-		if e.state == tracker.TimeWait {
-			limit = timeWait
-		}
-		if time.Duration(end-e.at)*time.Microsecond < limit {
+		if e.unconfirmed == unconfirmed && time.Duration(end-e.at)*time.Microsecond < e.limit(byState, hs) {
 			out[e.state]++
 		}
 	}
@@ -192,24 +223,16 @@ func (r *Result) Expected(timeWait, handshake time.Duration) [tracker.NumStates]
 }
 
 // Margin returns, per state, how many of the endpoints counted by Expected
-// (or left out by it) have a timer that runs out within res of the last
-// frame. A tracker that keeps time at resolution res may count those either
-// way, so its counts are right when they lie within Expected ± Margin.
-func (r *Result) Margin(timeWait, handshake, res time.Duration) [tracker.NumStates]int {
-	if timeWait == 0 {
-		timeWait = 60 * time.Second
-	}
-	if handshake == 0 {
-		handshake = 75 * time.Second
-	}
+// or Unconfirmed (or left out by them) have a timer that runs out within res
+// of the last frame. A tracker that keeps time at resolution res may count
+// those either way, so its counts are right when they lie within Expected ±
+// Margin.
+func (r *Result) Margin(cfg tracker.Config, res time.Duration) [tracker.NumStates]int {
 	var out [tracker.NumStates]int
+	byState, hs := timers(cfg)
 	end := r.End.UnixMicro()
 	for _, e := range r.timed {
-		limit := handshake
-		if e.state == tracker.TimeWait {
-			limit = timeWait
-		}
-		if d := time.Duration(end-e.at)*time.Microsecond - limit; -res <= d && d <= res {
+		if d := time.Duration(end-e.at)*time.Microsecond - e.limit(byState, hs); -res <= d && d <= res {
 			out[e.state]++
 		}
 	}
@@ -384,11 +407,15 @@ func (g *generator) emit(c *conn) error {
 			c.entered[side] = s.at
 		}
 	}
-	// A handshake times out after no progress: an endpoint that keeps
-	// retransmitting its SYN or SYN+ACK is alive, as the kernel's socket is
-	// while it retries. Its timer runs from the last segment it sent.
-	if st := c.cur[s.dir]; st == tracker.SynSent || st == tracker.SynRecv {
-		c.entered[s.dir] = s.at
+	c.last[s.dir] = s.at
+	// Confirmation (tracker/RULES.md): an endpoint that acknowledges its
+	// peer's ISN, or retransmits its SYN, is a real stack.
+	switch {
+	case s.flags&(tracker.ACK|tracker.RST) == tracker.ACK:
+		c.confirmed[s.dir] = true
+	case s.flags&(tracker.SYN|tracker.ACK) == tracker.SYN:
+		c.confirmed[s.dir] = c.synSent[s.dir]
+		c.synSent[s.dir] = true
 	}
 	c.hold = s.hold
 	if s.dir == server && s.flags&(tracker.SYN|tracker.ACK) == tracker.SYN|tracker.ACK {
@@ -421,28 +448,37 @@ func (g *generator) emit(c *conn) error {
 func (g *generator) finish(c *conn) {
 	if c.kind == kindFlood {
 		rec := &g.flood[c.src]
-		if c.entered[client] >= rec.at {
-			rec.at = c.entered[client]
+		if c.last[client] >= rec.at {
+			rec.at = c.last[client]
 			rec.answer = 0
 			if c.cur[server] == tracker.SynRecv {
-				rec.answer = c.entered[server]
+				rec.answer = c.last[server]
 			}
 		}
 	} else {
 		for side := range 2 {
-			g.record(c.cur[side], c.entered[side])
+			g.record(c.cur[side], c.entered[side], c.last[side], c.confirmed[side])
 		}
 	}
 	c.steps = c.steps[:0]
 	g.free = append(g.free, c)
 }
 
-func (g *generator) record(s tracker.State, at int64) {
-	switch s {
-	case tracker.TimeWait, tracker.SynSent, tracker.SynRecv:
-		g.res.timed = append(g.res.timed, timedEndpoint{at, s})
+// record counts an endpoint left in state s, entered at µs entered, whose
+// last segment was at µs last.
+func (g *generator) record(s tracker.State, entered, last int64, confirmed bool) {
+	switch {
+	case !s.Counted():
+	case s == tracker.TimeWait:
+		g.res.timed = append(g.res.timed, timedEndpoint{entered, s, !confirmed})
+	case s == tracker.Established || s == tracker.CloseWait:
+		if confirmed {
+			g.res.final[s]++
+			return
+		}
+		fallthrough
 	default:
-		g.res.final[s]++
+		g.res.timed = append(g.res.timed, timedEndpoint{max(entered, last), s, !confirmed})
 	}
 }
 
@@ -457,11 +493,13 @@ func (g *generator) floodExpectations() {
 		if rec.at == 0 {
 			continue
 		}
+		// A source sends one SYN: never confirmed. The server that
+		// answered it acknowledged its ISN: confirmed.
 		if rec.answer != 0 {
-			g.record(tracker.Established, 0)
-			g.record(tracker.SynRecv, rec.answer)
+			g.record(tracker.Established, rec.at, rec.at, false)
+			g.record(tracker.SynRecv, rec.answer, rec.answer, true)
 		} else {
-			g.record(tracker.SynSent, rec.at)
+			g.record(tracker.SynSent, rec.at, rec.at, false)
 		}
 	}
 	g.flood = nil

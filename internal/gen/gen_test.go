@@ -410,15 +410,20 @@ func TestFloodExpected(t *testing.T) {
 		listeners            int
 	}{
 		{"silent", Config{Mode: SYNFlood, Sources: 3000, RealConns: 7}, 3000, 0, 14, 1},
-		// The SYN+ACK is taken as delivered (SPEC 2.2): the source is ESTABLISHED.
+		// The SYN+ACK is taken as delivered: the source is ESTABLISHED,
+		// but as it never acknowledges the server's ISN, unconfirmed.
 		{"answered", Config{Mode: SYNFlood, Sources: 3000, AnswerPct: 100}, 0, 3000, 3000, 1},
 		{"repeated sources", Config{Mode: SYNFlood, Sources: 1000, Packets: 2500}, 1000, 0, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, res := generate(t, tc.cfg)
-			got := res.Expected(0, 0)
-			if got[tracker.SynSent] != tc.synSent || got[tracker.SynRecv] != tc.synRecv || got[tracker.Established] != tc.es {
-				t.Errorf("expected %v, want SYN_SENT %d SYN_RECV %d ESTABLISHED %d", got, tc.synSent, tc.synRecv, tc.es)
+			got, unconfirmed := res.Expected(tracker.Config{}), res.Unconfirmed(tracker.Config{})
+			real := 2 * tc.cfg.RealConns
+			if got[tracker.SynSent] != 0 || got[tracker.SynRecv] != tc.synRecv || got[tracker.Established] != real {
+				t.Errorf("expected %v, want SYN_SENT 0 SYN_RECV %d ESTABLISHED %d", got, tc.synRecv, real)
+			}
+			if unconfirmed[tracker.SynSent] != tc.synSent || unconfirmed[tracker.Established] != tc.es-real {
+				t.Errorf("unconfirmed %v, want SYN_SENT %d ESTABLISHED %d", unconfirmed, tc.synSent, tc.es-real)
 			}
 			if res.Listeners != tc.listeners {
 				t.Errorf("%d listeners, want %d", res.Listeners, tc.listeners)
@@ -434,16 +439,28 @@ func TestFloodExpected(t *testing.T) {
 // timer ran out before the end are no longer counted.
 func TestExpectedTimers(t *testing.T) {
 	_, res := generate(t, Config{Mode: Mix, Packets: 50_000})
-	long := res.Expected(0, 0)
+	// Every endpoint, confirmed or not: a short mix's half-open clients
+	// have often sent one SYN only.
+	all := func(cfg tracker.Config) [tracker.NumStates]int {
+		e, u := res.Expected(cfg), res.Unconfirmed(cfg)
+		for s := range e {
+			e[s] += u[s]
+		}
+		return e
+	}
+	long := all(tracker.Config{})
 	if long[tracker.TimeWait] == 0 || long[tracker.SynSent] == 0 || long[tracker.Established] == 0 {
 		t.Fatalf("a mix without TIME_WAIT, SYN_SENT or ESTABLISHED: %v", long)
 	}
-	short := res.Expected(time.Microsecond, time.Microsecond)
+	short := all(tracker.Config{TimeWait: time.Microsecond, HandshakeTimeout: time.Microsecond})
 	if short[tracker.TimeWait] >= long[tracker.TimeWait] || short[tracker.SynSent] >= long[tracker.SynSent] {
 		t.Errorf("short timers %v, default %v", short, long)
 	}
-	if short[tracker.Established] != long[tracker.Established] {
-		t.Errorf("ESTABLISHED has no timer: %d vs %d", short[tracker.Established], long[tracker.Established])
+	// A confirmed ESTABLISHED endpoint has no timer; an unconfirmed one
+	// lives as long as a handshake.
+	shortConfirmed := res.Expected(tracker.Config{TimeWait: time.Microsecond, HandshakeTimeout: time.Microsecond})
+	if longConfirmed := res.Expected(tracker.Config{}); shortConfirmed[tracker.Established] != longConfirmed[tracker.Established] {
+		t.Errorf("ESTABLISHED has no timer: %d vs %d", shortConfirmed[tracker.Established], longConfirmed[tracker.Established])
 	}
 	if long[tracker.Close] != 0 || long[tracker.Unknown] != 0 || long[tracker.Listen] != 0 {
 		t.Errorf("uncounted states counted: %v", long)
@@ -456,9 +473,9 @@ func TestExpectedTimers(t *testing.T) {
 		{3 * time.Second, 2500 * time.Millisecond},
 	} {
 		const tick = 5 * time.Millisecond
-		a := res.Expected(tc.tw-tick, tc.hs-tick)
-		b := res.Expected(tc.tw+tick, tc.hs+tick)
-		m := res.Margin(tc.tw, tc.hs, tick)
+		a := res.Expected(tracker.Config{TimeWait: tc.tw - tick, HandshakeTimeout: tc.hs - tick})
+		b := res.Expected(tracker.Config{TimeWait: tc.tw + tick, HandshakeTimeout: tc.hs + tick})
+		m := res.Margin(tracker.Config{TimeWait: tc.tw, HandshakeTimeout: tc.hs}, tick)
 		for _, s := range []tracker.State{tracker.TimeWait, tracker.SynSent, tracker.SynRecv} {
 			if moved := b[s] - a[s]; moved > m[s] {
 				t.Errorf("%v with timers %v/%v: %d endpoints change sides within %v, margin %d", s, tc.tw, tc.hs, moved, tick, m[s])
