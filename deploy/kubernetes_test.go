@@ -407,15 +407,16 @@ func peakRSS(t *testing.T, maxFlows int, gomemlimit string) int64 {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(tcptrackBinary(t), "-r", pcap, "--max-flows="+strconv.Itoa(maxFlows))
+	cmd := exec.Command(tcptrackBinary(t), "-r", pcap, "-a", "--max-flows="+strconv.Itoa(maxFlows))
 	cmd.Env = append(os.Environ(), "GOMEMLIMIT="+gomemlimit)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("tcptrack -r flood: %v", err)
 	}
-	// Every flow in the full table is a SYN nobody answered: one
-	// SYN_SENT client each, and no server endpoint (SPEC 2.2).
-	if want := fmt.Sprintf("SYN_SENT %d\n", maxFlows); string(out) != want {
+	// Every flow in the full table is a SYN sent once that nobody
+	// answered: one unconfirmed SYN_SENT client each, and no server
+	// endpoint (tracker/RULES.md).
+	if want := fmt.Sprintf("UNCONFIRMED %d\n", maxFlows); string(out) != want {
 		t.Fatalf("tcptrack -r flood printed %q, want %q: the table did not fill", out, want)
 	}
 	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10

@@ -45,7 +45,7 @@ type Snapshot struct {
 type Collector struct {
 	snap atomic.Pointer[Snapshot]
 
-	states, flows, flowsMax, packets, segments, transitions, rstIgnored,
+	states, unconfirmed, flows, flowsMax, packets, segments, transitions, rstIgnored,
 	segmentsIgnored, decodeErrors, evictions, captureDrops, captureUp *prometheus.Desc
 }
 
@@ -59,6 +59,10 @@ func NewCollector() *Collector {
 		states: desc("connection_states",
 			"TCP endpoints seen on the wire by state, counted as netstat counts sockets (both ends of every connection); "+
 				"state values are those of node_exporter's node_tcp_connection_states, listen being listeners inferred from SYN+ACK answers.",
+			"state"),
+		unconfirmed: desc("unconfirmed_endpoints",
+			"TCP endpoints by state that never showed they are a real stack (never acknowledged the peer's sequence number nor retransmitted a SYN): "+
+				"spoofed SYN sources, answered or not. Not part of tcptrack_connection_states.",
 			"state"),
 		flows:    desc("flows", "Connections (4-tuple and VLAN) held in the flow table."),
 		flowsMax: desc("flows_max", "Size bound of the flow table (--max-flows); a full table evicts flows."),
@@ -99,7 +103,7 @@ func (c *Collector) Snapshot() *Snapshot {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.states, c.flows, c.flowsMax, c.packets, c.segments, c.transitions, c.rstIgnored,
+		c.states, c.unconfirmed, c.flows, c.flowsMax, c.packets, c.segments, c.transitions, c.rstIgnored,
 		c.segmentsIgnored, c.decodeErrors, c.evictions, c.captureDrops, c.captureUp,
 	} {
 		ch <- d
@@ -125,6 +129,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(c.states, float64(t.Listeners), tracker.Listen.Label())
+	for st := tracker.State(0); st < tracker.NumStates; st++ {
+		if st.Counted() {
+			gauge(c.unconfirmed, float64(t.Unconfirmed[st]), st.Label())
+		}
+	}
 	gauge(c.flows, float64(t.Flows))
 	gauge(c.flowsMax, float64(t.MaxFlows))
 	counter(c.packets, s.Packets)

@@ -18,6 +18,9 @@ var header = map[string]string{
 	"tcptrack_connection_states": `# HELP tcptrack_connection_states TCP endpoints seen on the wire by state, counted as netstat counts sockets (both ends of every connection); state values are those of node_exporter's node_tcp_connection_states, listen being listeners inferred from SYN+ACK answers.
 # TYPE tcptrack_connection_states gauge
 `,
+	"tcptrack_unconfirmed_endpoints": `# HELP tcptrack_unconfirmed_endpoints TCP endpoints by state that never showed they are a real stack (never acknowledged the peer's sequence number nor retransmitted a SYN): spoofed SYN sources, answered or not. Not part of tcptrack_connection_states.
+# TYPE tcptrack_unconfirmed_endpoints gauge
+`,
 	"tcptrack_flows": `# HELP tcptrack_flows Connections (4-tuple and VLAN) held in the flow table.
 # TYPE tcptrack_flows gauge
 `,
@@ -90,6 +93,8 @@ func testSnapshot(t testing.TB) *Snapshot {
 		"established": 120, "syn_sent": 3, "syn_recv": 4, "fin_wait1": 5, "fin_wait2": 6,
 		"time_wait": 70, "close_wait": 8, "last_ack": 9, "closing": 1, "listen": 2,
 	})
+	st.Unconfirmed[tracker.Established] = 7
+	st.Unconfirmed[tracker.SynSent] = 5000
 	st.Flows = 118
 	st.MaxFlows = 1 << 20
 	st.Segments = 99000
@@ -134,6 +139,16 @@ tcptrack_connection_states{state="last_ack"} 0
 tcptrack_connection_states{state="closing"} 0
 tcptrack_connection_states{state="listen"} 0
 `,
+				"tcptrack_unconfirmed_endpoints", `tcptrack_unconfirmed_endpoints{state="established"} 0
+tcptrack_unconfirmed_endpoints{state="syn_sent"} 0
+tcptrack_unconfirmed_endpoints{state="syn_recv"} 0
+tcptrack_unconfirmed_endpoints{state="fin_wait1"} 0
+tcptrack_unconfirmed_endpoints{state="fin_wait2"} 0
+tcptrack_unconfirmed_endpoints{state="time_wait"} 0
+tcptrack_unconfirmed_endpoints{state="close_wait"} 0
+tcptrack_unconfirmed_endpoints{state="last_ack"} 0
+tcptrack_unconfirmed_endpoints{state="closing"} 0
+`,
 				"tcptrack_flows", "tcptrack_flows 0\n",
 				"tcptrack_flows_max", "tcptrack_flows_max 0\n",
 				"tcptrack_packets_total", "tcptrack_packets_total 0\n",
@@ -164,6 +179,16 @@ tcptrack_connection_states{state="close_wait"} 8
 tcptrack_connection_states{state="last_ack"} 9
 tcptrack_connection_states{state="closing"} 1
 tcptrack_connection_states{state="listen"} 2
+`,
+				"tcptrack_unconfirmed_endpoints", `tcptrack_unconfirmed_endpoints{state="established"} 7
+tcptrack_unconfirmed_endpoints{state="syn_sent"} 5000
+tcptrack_unconfirmed_endpoints{state="syn_recv"} 0
+tcptrack_unconfirmed_endpoints{state="fin_wait1"} 0
+tcptrack_unconfirmed_endpoints{state="fin_wait2"} 0
+tcptrack_unconfirmed_endpoints{state="time_wait"} 0
+tcptrack_unconfirmed_endpoints{state="close_wait"} 0
+tcptrack_unconfirmed_endpoints{state="last_ack"} 0
+tcptrack_unconfirmed_endpoints{state="closing"} 0
 `,
 				"tcptrack_flows", "tcptrack_flows 118\n",
 				"tcptrack_flows_max", "tcptrack_flows_max 1.048576e+06\n",

@@ -96,8 +96,13 @@ type Transition struct {
 	From, To State
 	// Cause is the segment that caused the change; nil when a timer did.
 	Cause *Segment
-	// Reason is a short word for what happened, e.g. "timer" or "evicted"
-	// or "retransmission".
+	// Reason is empty for a transition the segment Cause made by the
+	// rulebook, else a short word: "timer" (a timer ran out), "pickup" (a
+	// connection whose handshake was not seen), "reused" (a new SYN ended
+	// the old connection), "forgotten" (the flow left the table; To is
+	// Unknown), or "withdrawn" (a correction, not an RFC transition: the
+	// endpoint's own behaviour showed that a receipt believed before never
+	// arrived; see RULES.md).
 	Reason string
 }
 

@@ -50,11 +50,18 @@ func writeCountsJSON(w io.Writer, s *tracker.Stats, all bool) error {
 	if all {
 		states[tracker.Listen.String()] = s.Listeners
 	}
+	unconfirmed := make(map[string]int)
+	for st := tracker.State(0); st < tracker.NumStates; st++ {
+		if st.Counted() {
+			unconfirmed[st.String()] = s.Unconfirmed[st]
+		}
+	}
 	out := struct {
-		Time   time.Time      `json:"time"`
-		States map[string]int `json:"states"`
-		Flows  int            `json:"flows"`
-	}{s.Time.UTC(), states, s.Flows}
+		Time        time.Time      `json:"time"`
+		States      map[string]int `json:"states"`
+		Unconfirmed map[string]int `json:"unconfirmed"`
+		Flows       int            `json:"flows"`
+	}{s.Time.UTC(), states, unconfirmed, s.Flows}
 	return json.NewEncoder(w).Encode(out)
 }
 
