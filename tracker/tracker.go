@@ -223,12 +223,22 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 		t.stats.Ignored++
 		return
 	default:
-		// In a simultaneous open the SYNs cross: a bare SYN from an endpoint
-		// the capture showed a SYN to was sent before that SYN arrived.
-		crossed := seg.Flags&(SYN|ACK) == SYN && !snd.has(sentSyn) && snd.has(gotSyn)
-		if crossed {
-			snd.facts &^= gotSyn
+		// In a simultaneous open or close the SYNs or FINs cross: a bare SYN
+		// from an endpoint the capture showed a SYN to, or a FIN that does
+		// not ack the FIN the capture showed it, was sent before that SYN or
+		// FIN arrived. The endpoint passes through the state between
+		// (SYN_SENT, FIN_WAIT1); a CLOSE_WAIT counted too early is a
+		// correction.
+		var crossed facts
+		switch {
+		case seg.Flags&(SYN|ACK) == SYN && !snd.has(sentSyn) && snd.has(gotSyn):
+			crossed = gotSyn
+		case seg.Flags&FIN != 0 && !snd.has(sentFin) && snd.has(gotFin) &&
+			!(seg.Flags&ACK != 0 && rcv.finSeq.LessThan(Seq(seg.Ack))):
+			crossed = gotFin
+			t.reason[c.side(snd)] = "withdrawn"
 		}
+		snd.facts &^= crossed
 		if seg.Flags&ACK != 0 && rcv.has(hasNxt) && rcv.nxt.LessThan(Seq(seg.Ack)) {
 			// The capture missed some of rcv's segments. Their bytes are
 			// accounted for, but no state is invented from them.
@@ -251,9 +261,9 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 		if seg.Flags&(SYN|ACK) == SYN|ACK {
 			scaleWindows(snd, rcv)
 		}
-		if crossed {
-			t.settle(i, c, snd, rcv, seg) // SYN_SENT first, then SYN_RECV
-			snd.facts |= gotSyn
+		if crossed != 0 {
+			t.settle(i, c, snd, rcv, seg) // SYN_SENT or FIN_WAIT1 first
+			snd.facts |= crossed
 		}
 	}
 	t.settle(i, c, snd, rcv, seg)
