@@ -51,7 +51,7 @@ var freshScenarios = []string{
 	"handshake", "last-ack", "fin-wait1-v6", "closing", "syn-recv", "syn-sent-v6",
 	"midstream", "rst-v6", "loopback", "any-sll2",
 	"syn-recv-unseen", "last-ack-unseen-v6", "fin-wait1-unseen", "fin-retransmit-v6",
-	"fin-timeout", "retry-timeout",
+	"fin-timeout", "retry-timeout", "synack-lost-v6", "synack-unseen",
 }
 
 // TestKernelFresh records freshScenarios into a temporary directory with
@@ -115,6 +115,9 @@ func compareWithKernel(t *testing.T, sc netlab.Scenario, pcapPath, ssPath string
 			t.Logf("%s: %s %s: documented ambiguity, expected as %s (unconfirmed %v): %s",
 				pcapPath, s.Local, s.State, a.Reading, a.Unconfirmed, a.Why)
 			st, unconfirmed = a.Reading, a.Unconfirmed
+			if !st.Counted() {
+				continue // the tracker reads nothing there
+			}
 		}
 		sendQ := s.SendQ
 		if s.State == tracker.SynRecv {

@@ -470,7 +470,7 @@ func countSS(raw []byte) (map[tracker.State]int, string, error) {
 		}
 		// Where the wire cannot tell, tcptrack's documented reading.
 		if a, ok := s.Reading(); ok {
-			if !a.Unconfirmed {
+			if !a.Unconfirmed && a.Reading.Counted() {
 				want[a.Reading]++
 			}
 			continue

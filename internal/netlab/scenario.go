@@ -39,6 +39,8 @@ const (
 	LastAckUnseen  // the client's last ACK stolen at its egress: TIME_WAIT / LAST_ACK
 	FinWait1Unseen // the server's ACK of the client's FIN stolen at its egress: FIN_WAIT1 / CLOSE_WAIT
 	FinRetransmit  // server's ACK stolen, its FIN+ACK dropped at the client once: both retransmit
+	SynAckLost     // SYN+ACK dropped at the client's input: SYN_SENT / SYN_RECV
+	SynAckUnseen   // SYN+ACK stolen at the server's egress: SYN_SENT / SYN_RECV, the server unseen
 	// The kernel's timers on states that otherwise never end, shortened by
 	// the scenario's sysctls.
 	FinTimeout   // orphaned FIN_WAIT2 freed after tcp_fin_timeout
@@ -68,6 +70,8 @@ var kindInfo = [numKinds]struct {
 	LastAckUnseen:     {"last-ack-unseen", 93, playLastAckUnseen},
 	FinWait1Unseen:    {"fin-wait1-unseen", 94, playFinWait1Unseen},
 	FinRetransmit:     {"fin-retransmit", 95, playFinRetransmit},
+	SynAckLost:        {"synack-lost", 98, playSynAckLost},
+	SynAckUnseen:      {"synack-unseen", 99, playSynAckUnseen},
 	FinTimeout:        {"fin-timeout", 96, playFinTimeout},
 	RetryTimeout:      {"retry-timeout", 97, playRetryTimeout},
 }
@@ -114,6 +118,8 @@ func (k Kind) Expect(n int) map[tracker.State]int {
 		return map[tracker.State]int{tracker.FinWait1: n, tracker.CloseWait: n}
 	case FinRetransmit:
 		return map[tracker.State]int{tracker.TimeWait: n}
+	case SynAckLost, SynAckUnseen:
+		return map[tracker.State]int{tracker.SynSent: n, tracker.SynRecv: n}
 	case FinTimeout, RetryTimeout:
 		return map[tracker.State]int{tracker.CloseWait: n}
 	}
@@ -127,7 +133,7 @@ func (k Kind) Expect(n int) map[tracker.State]int {
 type Ambiguity struct {
 	Server      bool          // the server's socket, else the client's
 	Kernel      tracker.State // what the kernel says in this kind's recordings
-	Reading     tracker.State // what the tracker reads from the same wire
+	Reading     tracker.State // what the tracker reads from the same wire; Unknown: nothing
 	Unconfirmed bool          // the tracker counts the endpoint apart, unconfirmed
 	Why         string
 }
@@ -138,6 +144,9 @@ func (k Kind) Ambiguity() (Ambiguity, bool) {
 	case FinWait1:
 		return Ambiguity{Server: true, Kernel: tracker.Established, Reading: tracker.CloseWait,
 			Why: "a FIN retransmitted and never answered: here it was lost after the capture point; in fin-wait1-unseen the same wire means the peer's ACK was lost before it, and the kernel says CLOSE_WAIT; the tracker takes the FIN as delivered"}, true
+	case SynAckUnseen:
+		return Ambiguity{Server: true, Kernel: tracker.SynRecv, Reading: tracker.Unknown,
+			Why: "a server whose every SYN+ACK was lost before the capture point never shows itself on the wire: the same wire as a SYN to a host that drops it; the tracker reports no server"}, true
 	case SynRecvUnseen:
 		return Ambiguity{Kernel: tracker.Established, Reading: tracker.Established, Unconfirmed: true,
 			Why: "a SYN answered by SYN+ACK whose client never sends again: its ACKs were lost before the capture point, the same wire as a spoofed source that the server answered; the tracker counts the client apart, unconfirmed"}, true
@@ -249,6 +258,10 @@ func Scenarios() []Scenario {
 			Part{LastAckUnseen, 1}),
 		one("fin-wait1-unseen", "client shuts down writing; the server's ACK of the FIN is stolen at its egress, before the capture point; the client retransmits its FIN: FIN_WAIT1 / CLOSE_WAIT",
 			Part{FinWait1Unseen, 1}),
+		one("synack-lost", "client connects; the SYN+ACK is dropped at the client's input, after the capture point; both retransmit: SYN_SENT / SYN_RECV",
+			Part{SynAckLost, 1}),
+		one("synack-unseen", "client connects; the SYN+ACK is stolen at the server's egress, before the capture point; the client retransmits its SYN: SYN_SENT / SYN_RECV, the server never on the wire",
+			Part{SynAckUnseen, 1}),
 		one("fin-retransmit", "client closes; the server's ACK is stolen before the capture point and its FIN+ACK dropped at the client's input once, so both retransmit their FINs: client TIME_WAIT",
 			Part{FinRetransmit, 1}),
 	}
@@ -1002,4 +1015,35 @@ func playRetryTimeout(l *Lab, port uint16, n int) (func() error, error) {
 		}
 		return sleep(l.ctx, timerWait+500*time.Millisecond)
 	})
+}
+
+func playSynAckLost(l *Lab, port uint16, n int) (func() error, error) {
+	return playSynAckDrop(l, port, n, func() error {
+		return l.Client.AddRules(fmt.Sprintf("tcp sport %d tcp flags & (syn|ack) == syn|ack drop", port))
+	})
+}
+
+func playSynAckUnseen(l *Lab, port uint16, n int) (func() error, error) {
+	return playSynAckDrop(l, port, n, func() error {
+		return l.Server.steal(fmt.Sprintf("tcp sport %d tcp flags & (syn|ack) == syn|ack", port))
+	})
+}
+
+// playSynAckDrop listens on port, calls drop to lose the SYN+ACKs, and
+// starts n non-blocking connects that never complete.
+func playSynAckDrop(l *Lab, port uint16, n int, drop func() error) (func() error, error) {
+	if _, err := l.Server.Listen(port); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := drop(); err != nil {
+			return err
+		}
+		for range n {
+			if err := l.Client.Connect(l.server(port)); err != nil {
+				return err
+			}
+		}
+		return sleep(l.ctx, synRetrans)
+	}, nil
 }

@@ -1,0 +1,8 @@
+# time 2026-12-05T21:58:40.296626089Z
+# netns client
+State    Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess
+SYN-SENT 0      1          192.0.2.1:48586    192.0.2.2:98         
+# netns server
+State    Recv-Q Send-Q Local Address:Port Peer Address:Port Process
+LISTEN   0      4096       192.0.2.2:98        0.0.0.0:*           
+SYN-RECV 0      0          192.0.2.2:98      192.0.2.1:48586       

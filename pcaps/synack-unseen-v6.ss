@@ -1,0 +1,8 @@
+# time 2026-12-05T21:58:45.475290416Z
+# netns client
+State    Recv-Q Send-Q Local Address:Port   Peer Address:PortProcess
+SYN-SENT 0      1      [2001:db8::1]:41004 [2001:db8::2]:99         
+# netns server
+State    Recv-Q Send-Q Local Address:Port  Peer Address:Port Process
+LISTEN   0      4096   [2001:db8::2]:99            [::]:*           
+SYN-RECV 0      0      [2001:db8::2]:99   [2001:db8::1]:41004       
