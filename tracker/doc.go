@@ -10,6 +10,9 @@
 // once as a send event for the endpoint that sent it and once as a receive
 // event for the endpoint it was sent to. An endpoint's state is derived from
 // what it has been seen to send and what it is believed to have received; a
-// receipt is believed on first sight and withdrawn when the sender's own
-// behaviour (a retransmission) shows it never arrived.
+// receipt is believed on first sight and withdrawn only when the receiver's
+// own behaviour (it retransmits what the segment answered, or its ACKs stay
+// below it) shows it never arrived. RULES.md, beside this file, is the
+// rulebook: every transition and evidence rule, and the test and kernel
+// recording that pins each.
 package tracker
