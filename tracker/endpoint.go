@@ -63,8 +63,12 @@ const (
 	_ = uint(finAcked<<doubtShift - doubtFinAcked)
 )
 
-// receipts are the facts an endpoint's own behaviour can withdraw.
-const receipts = gotSyn | gotFin | synAcked | finAcked
+// receipts are the facts an endpoint's own behaviour can withdraw, doubts
+// their doubt bits.
+const (
+	receipts = gotSyn | gotFin | synAcked | finAcked
+	doubts   = receipts << doubtShift
+)
 
 // The high bits of facts hold the endpoint's state and window shift, so
 // that an endpoint takes 28 bytes and a flow 80 (see conn).
@@ -337,24 +341,30 @@ func (e *endpoint) sendAck(ack Seq, peer *endpoint) {
 		e.facts |= confirmed
 	}
 	if peer.has(sentFin) {
-		switch {
-		case peer.finSeq.LessThan(ack):
-			e.confirm(gotFin)
-			e.facts &^= staleAck
-			if e.has(sentFin) && !peer.has(finFirst) {
-				// Every FIN of the peer's acked e's FIN: the one that
-				// reached e brought that ACK with it.
-				e.confirm(finAcked)
-			}
-		case e.acks(peer.finSeq.Add(1)):
-			// An old segment, reordered: it acknowledged the FIN before.
-		case e.has(staleAck):
-			// Its later ACKs stay below the peer's FIN: the FIN has
-			// not reached it.
-			e.withdraw(gotFin)
-		default:
-			e.facts |= staleAck
+		e.ackPeerFin(ack, peer)
+	}
+}
+
+// ackPeerFin applies the acknowledgment number ack that e sends after its
+// peer sent a FIN: whether e has the FIN, and with it the ACK it carried.
+func (e *endpoint) ackPeerFin(ack Seq, peer *endpoint) {
+	switch {
+	case peer.finSeq.LessThan(ack):
+		e.confirm(gotFin)
+		e.facts &^= staleAck
+		if e.has(sentFin) && !peer.has(finFirst) {
+			// Every FIN of the peer's acked e's FIN: the one that
+			// reached e brought that ACK with it.
+			e.confirm(finAcked)
 		}
+	case e.acks(peer.finSeq.Add(1)):
+		// An old segment, reordered: it acknowledged the FIN before.
+	case e.has(staleAck):
+		// Its later ACKs stay below the peer's FIN: the FIN has not
+		// reached it.
+		e.withdraw(gotFin)
+	default:
+		e.facts |= staleAck
 	}
 }
 

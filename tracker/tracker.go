@@ -50,9 +50,10 @@ type Tracker struct {
 	// a held SYN) while it runs through the rulebook; a local would escape
 	// through Transition.Cause and cost an allocation each time.
 	replay Segment
-	// reason is the reason settle gives each side's next change of state
-	// ("withdrawn"), cleared once used.
-	reason [2]string
+	// withdrawn has bit side set when the segment being applied withdrew a
+	// receipt of that side's endpoint: settle then reports its change of
+	// state as a correction. Cleared by settle.
+	withdrawn uint8
 }
 
 // New returns an empty Tracker.
@@ -236,7 +237,7 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 		case seg.Flags&FIN != 0 && !snd.has(sentFin) && snd.has(gotFin) &&
 			!(seg.Flags&ACK != 0 && rcv.finSeq.LessThan(Seq(seg.Ack))):
 			crossed = gotFin
-			t.reason[c.side(snd)] = "withdrawn"
+			t.withdrawn |= 1 << side
 		}
 		snd.facts &^= crossed
 		if seg.Flags&ACK != 0 && rcv.has(hasNxt) && rcv.nxt.LessThan(Seq(seg.Ack)) {
@@ -245,18 +246,18 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 			c.flags |= flowGap
 			rcv.nxt = Seq(seg.Ack)
 		}
-		repeat := snd.repeats(seg, rcv)
+		// Whether seg repeats matters only against a doubt, which few
+		// endpoints ever hold.
+		repeat := rcv.facts&doubts != 0 && snd.repeats(seg, rcv)
 		sndFacts, rcvFacts := snd.facts, rcv.facts
 		snd.send(seg, rcv)
 		rcv.receive(seg, repeat)
-		t.confirmed(c, snd, sndFacts)
-		t.confirmed(c, rcv, rcvFacts)
-		// A receipt taken back is a correction, not a transition.
-		if lostReceipt(sndFacts, snd.facts) {
-			t.reason[c.side(snd)] = "withdrawn"
+		if snd.facts&^sndFacts&confirmed != 0 { // only a sender becomes confirmed
+			t.confirm(snd)
 		}
-		if lostReceipt(rcvFacts, rcv.facts) {
-			t.reason[c.side(rcv)] = "withdrawn"
+		// A receipt taken back is a correction, not a transition.
+		if (sndFacts&^snd.facts|rcvFacts&^rcv.facts)&receipts != 0 {
+			t.markWithdrawn(side, sndFacts, snd.facts, rcvFacts, rcv.facts)
 		}
 		if seg.Flags&(SYN|ACK) == SYN|ACK {
 			scaleWindows(snd, rcv)
@@ -292,10 +293,12 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 	t.flows.dropAside(i)
 	for e := range c.ep {
 		ep := &c.ep[e]
-		before := ep.facts
+		wasConfirmed := ep.has(confirmed)
 		ep.facts |= sentSyn | gotSyn | synAcked | confirmed
 		ep.putWScale(assumedWScale)
-		t.confirmed(c, ep, before)
+		if !wasConfirmed {
+			t.confirm(ep)
+		}
 	}
 	// Both endpoints are ESTABLISHED unless the first segment says more.
 	for e := range c.ep {
@@ -398,12 +401,12 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 func (t *Tracker) settle(i int32, c *conn, snd, rcv *endpoint, cause *Segment) {
 	// Written out twice: a loop over the pair built the array on the stack.
 	if s := snd.derive(); s != snd.state() {
-		t.setState(c, snd, s, cause, t.reason[c.side(snd)])
+		t.setState(c, snd, s, cause, t.reason(c.side(snd)))
 	}
 	if s := rcv.derive(); s != rcv.state() {
-		t.setState(c, rcv, s, cause, t.reason[c.side(rcv)])
+		t.setState(c, rcv, s, cause, t.reason(c.side(rcv)))
 	}
-	t.reason = [2]string{}
+	t.withdrawn = 0
 	t.flows.touch(i, c, c.classify())
 	t.flows.setDeadline(i, c, t.deadline(c))
 }
@@ -532,18 +535,35 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 	t.cfg.OnTransition(&t.tr)
 }
 
-// confirmed moves e from the unconfirmed counts to the counts if the
-// segment just applied confirmed it; before is e's facts before it.
-func (t *Tracker) confirmed(c *conn, e *endpoint, before facts) {
-	if before&confirmed != 0 || !e.has(confirmed) || !e.has(local) || !e.state().Counted() {
-		return
+// confirm moves e, just confirmed, from the unconfirmed counts to the
+// counts.
+func (t *Tracker) confirm(e *endpoint) {
+	if e.has(local) && e.state().Counted() {
+		t.stats.Unconfirmed[e.state()]--
+		t.stats.States[e.state()]++
 	}
-	t.stats.Unconfirmed[e.state()]--
-	t.stats.States[e.state()]++
 }
 
-// lostReceipt reports whether a receipt held in before is gone in after.
-func lostReceipt(before, after facts) bool { return before&^after&receipts != 0 }
+// markWithdrawn notes which endpoints of the flow lost a receipt: side's
+// (the sender's) facts went from snd0 to snd1, its peer's from rcv0 to
+// rcv1.
+func (t *Tracker) markWithdrawn(side int, snd0, snd1, rcv0, rcv1 facts) {
+	if snd0&^snd1&receipts != 0 {
+		t.withdrawn |= 1 << side
+	}
+	if rcv0&^rcv1&receipts != 0 {
+		t.withdrawn |= 1 << (side ^ 1)
+	}
+}
+
+// reason returns the reason of a change of state of the endpoint on side,
+// as settle reports it.
+func (t *Tracker) reason(side int) string {
+	if t.withdrawn>>side&1 != 0 {
+		return "withdrawn"
+	}
+	return ""
+}
 
 func (t *Tracker) addListener(k listenKey, local bool) {
 	if _, ok := t.listeners[k]; ok || len(t.listeners) >= t.cfg.MaxFlows {
