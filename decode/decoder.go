@@ -49,8 +49,6 @@ const (
 	protoAH       = 51
 	protoDestOpts = 60
 
-	maxExtHeaders = 8
-
 	// nopNopTimestamps is how the usual options of a segment after the
 	// handshake begin: NOP, NOP, then timestamps (kind 8, length 10).
 	nopNopTimestamps = 0x0101080a
@@ -239,11 +237,12 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 			return d.skip(ReasonIPLength)
 		}
 		next, pos := ip[6], 40
+		// Linux walks any number of extension headers (ten destination
+		// options headers in a row still complete a handshake), so the
+		// walk is bounded by the payload alone: each header takes at
+		// least 8 bytes of it.
 	chain:
 		for i := 0; ; i++ {
-			if i > maxExtHeaders {
-				return d.skip(ReasonIPv6ExtHeaders)
-			}
 			switch next {
 			case protoTCP:
 				break chain
@@ -298,11 +297,9 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 	if doff < 20 || doff > tcpLen {
 		return d.skip(ReasonTCPDataOffset)
 	}
-	sport, dport := binary.BigEndian.Uint16(tcp[0:]), binary.BigEndian.Uint16(tcp[2:])
-	if sport == 0 || dport == 0 {
-		return d.skip(ReasonPortZero)
-	}
-	seg.SrcPort, seg.DstPort = sport, dport
+	// Port 0 is a port like any other to Linux, which completes
+	// handshakes from and to it.
+	seg.SrcPort, seg.DstPort = binary.BigEndian.Uint16(tcp[0:]), binary.BigEndian.Uint16(tcp[2:])
 	seg.Seq = binary.BigEndian.Uint32(tcp[4:])
 	seg.Ack = binary.BigEndian.Uint32(tcp[8:])
 	seg.Flags = tracker.Flags(tcp[13])

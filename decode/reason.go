@@ -17,10 +17,9 @@ const (
 	ReasonIPVersion                      // the IP version nibble disagrees with the link layer
 	ReasonIPv4HeaderLength               // IPv4 IHL under 5
 	ReasonIPLength                       // IP length beyond the frame on the wire, or too short for its own headers and a TCP header
-	ReasonIPv6ExtHeaders                 // IPv6 extension headers that run past the payload, repeat hop-by-hop, or chain more than 8 deep
+	ReasonIPv6ExtHeaders                 // IPv6 extension headers that run past the payload or repeat hop-by-hop
 	ReasonTCPDataOffset                  // TCP data offset under 5, or past the segment's end
 	ReasonTCPOptions                     // a TCP option shorter than 2 bytes or running past the header
-	ReasonPortZero                       // source or destination port 0
 	ReasonChecksum                       // bad TCP checksum (counted only with Decoder.VerifyChecksums)
 	NumReasons
 )
@@ -39,7 +38,6 @@ var reasonNames = [NumReasons]string{
 	"ipv6_ext_headers",
 	"tcp_data_offset",
 	"tcp_options",
-	"port_zero",
 	"checksum",
 }
 
