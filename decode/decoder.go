@@ -23,6 +23,12 @@ type Decoder struct {
 	// segments left fails verification.
 	VerifyChecksums bool
 
+	// VXLANPorts and GenevePorts are the UDP destination ports whose
+	// datagrams are decoded as VXLAN and Geneve; nil means the IANA port
+	// (DefaultVXLANPort, DefaultGenevePort), empty means none. Set them
+	// before the first Decode.
+	VXLANPorts, GenevePorts []uint16
+
 	stats Stats
 	// w is the walk of the frame being decoded. It lives here rather
 	// than on Decode's stack because the table's steps are called through
@@ -31,8 +37,26 @@ type Decoder struct {
 	w walk
 }
 
-// NewDecoder returns a Decoder with checksum verification off.
+// NewDecoder returns a Decoder with checksum verification off and the
+// default tunnel ports.
 func NewDecoder() *Decoder { return &Decoder{} }
+
+// tunnelPorts are the UDP ports of the tunnels, as Decode reads them.
+type tunnelPorts struct {
+	vxlan, geneve []uint16
+	set           bool
+}
+
+func (d *Decoder) setPorts() {
+	p := &d.w.ports
+	p.vxlan, p.geneve, p.set = d.VXLANPorts, d.GenevePorts, true
+	if p.vxlan == nil {
+		p.vxlan = []uint16{DefaultVXLANPort}
+	}
+	if p.geneve == nil {
+		p.geneve = []uint16{DefaultGenevePort}
+	}
+}
 
 // Stats returns the counts so far. Like Decode, call it from the goroutine
 // that owns the Decoder; the copy it returns can go anywhere.
@@ -54,8 +78,17 @@ const (
 	layerSLL2           // Linux cooked capture v2
 	layerNull           // BSD loopback: a 4-byte address family
 	layerRaw            // IPv4 or IPv6, as the version nibble says
+	layerPPP            // a PPP protocol field, after HDLC framing if any
+	layerPPPoE          // a PPPoE session header
+	layerMPLS           // an MPLS label stack
 	layerIPv4
 	layerIPv6
+	layerGRE
+	layerERSPAN2
+	layerERSPAN3
+	layerUDP // only as a tunnel: any other UDP datagram ends the walk
+	layerVXLAN
+	layerGeneve
 	layerTCP // the last layer: Decode reads it into the Segment
 	numLayers
 )
@@ -64,7 +97,9 @@ const (
 // frame's bytes and the offset of the next layer. It holds no pointer:
 // storing one into the Decoder would cost a write-barrier check per frame.
 type walk struct {
-	vlan uint16
+	tunnel uint32 // the overlay's id (Segment.Tunnel)
+	vlan   uint16
+	ports  tunnelPorts // set on the first Decode
 }
 
 // A step reads the layer at off of data, which ends on the wire at end
@@ -86,8 +121,17 @@ var steps = [numLayers]step{
 	layerSLL2:     cookedV2,
 	layerNull:     loopback,
 	layerRaw:      raw,
+	layerPPP:      ppp,
+	layerPPPoE:    pppoe,
+	layerMPLS:     mpls,
 	layerIPv4:     ipv4,
 	layerIPv6:     ipv6,
+	layerGRE:      gre,
+	layerERSPAN2:  erspan2,
+	layerERSPAN3:  erspan3,
+	layerUDP:      udp,
+	layerVXLAN:    vxlan,
+	layerGeneve:   geneve,
 }
 
 // linkLayer returns the first layer of a frame of link type link, and
@@ -110,6 +154,10 @@ func linkLayer(link LinkType) (layer, bool) {
 		return layerIPv4, true
 	case link == LinkIPv6:
 		return layerIPv6, true
+	case link == LinkPPP, link == LinkPPPHDLC:
+		return layerPPP, true
+	case link == LinkPPPEther:
+		return layerPPPoE, true
 	}
 	return 0, false
 }
@@ -135,7 +183,10 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 		return d.skip(ReasonUnsupportedLink)
 	}
 	w := &d.w
-	w.vlan = 0
+	w.vlan, w.tunnel = 0, 0
+	if !w.ports.set {
+		d.setPorts()
+	}
 	// The wire length bounds the IP length fields. Trust the captured bytes
 	// over a record header that claims fewer.
 	off, end, r := 0, max(f.WireLen, len(data)), proceed
@@ -153,8 +204,14 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 			ipOff, l, off, end = off, layerTCP, tcpOff, tcpEnd
 		}
 	}
-	for l != layerTCP {
+	for ips := 0; l != layerTCP; {
 		if l == layerIPv4 || l == layerIPv6 {
+			// Every IP header after the first is a tunnel's, and
+			// only they can nest without end: the bound on them
+			// bounds the walk.
+			if ips++; ips > maxIPHeaders {
+				return d.skip(ReasonTunnelDepth)
+			}
 			ipOff = off
 		}
 		if l, off, end, r = steps[l](w, data, off, end); r != proceed {
@@ -193,7 +250,7 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 		seg.Src = netip.AddrFrom4([4]byte(ip[12:16]))
 		seg.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
 	}
-	seg.VLAN = w.vlan
+	seg.VLAN, seg.Tunnel = w.vlan, w.tunnel
 	seg.Seq = binary.BigEndian.Uint32(tcp[4:])
 	seg.Ack = binary.BigEndian.Uint32(tcp[8:])
 	seg.Flags = tracker.Flags(tcp[13])

@@ -499,6 +499,9 @@ func TestDecodeAllocations(t *testing.T) {
 	// Malformed frames must not allocate either: a flood of them is the
 	// hostile case.
 	frames = append(frames, frame(LinkRaw, []byte{0x45, 0, 0}), frame(LinkEthernet, nil))
+	for _, c := range tunnelCases(t) {
+		frames = append(frames, frame(c.link, c.data))
+	}
 	d := NewDecoder()
 	d.VerifyChecksums = true
 	var seg tracker.Segment

@@ -38,6 +38,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(LinkLoop), null(binary.BigEndian, 24, v6), uint16(0))
 	f.Add(uint16(LinkIPv4), v4[:40], uint16(len(v4)-40))
 	f.Add(uint16(LinkEthernet), ether(f, layers.EthernetTypeIPv4, []uint16{1, 2, 3}, v4), uint16(0))
+	for _, c := range tunnelCases(f) {
+		f.Add(uint16(c.link), c.data, uint16(0))
+	}
 	for _, file := range pcapsSeeds(f) {
 		s, err := NewReader("seed", io.NopCloser(bytes.NewReader(file)))
 		if err != nil {

@@ -15,8 +15,19 @@ const (
 
 // protoLayer returns the layer an IP protocol number announces.
 func protoLayer(p uint8) (layer, Reason) {
-	if p == protoTCP {
+	switch p {
+	case protoTCP:
 		return layerTCP, proceed
+	case protoIPIP:
+		return layerIPv4, proceed
+	case protoIPv6:
+		return layerIPv6, proceed
+	case protoGRE:
+		return layerGRE, proceed
+	case protoUDP:
+		return layerUDP, proceed
+	case protoMPLS:
+		return layerMPLS, proceed
 	}
 	return 0, ReasonNotTCP // includes ESP and no next header
 }
@@ -61,7 +72,9 @@ func ipv4(w *walk, data []byte, off, end int) (layer, int, int, Reason) {
 	if r != proceed {
 		return 0, 0, 0, r
 	}
-	if binary.BigEndian.Uint16(ip[6:])&0x1fff != 0 {
+	if frag := binary.BigEndian.Uint16(ip[6:]); frag&0x1fff != 0 || frag&0x2000 != 0 && next != layerTCP {
+		// A later fragment, or the first of a tunnel's datagram, whose
+		// inner headers would be cut.
 		return 0, 0, 0, ReasonFragment
 	}
 	total := int(binary.BigEndian.Uint16(ip[2:]))
@@ -71,7 +84,7 @@ func ipv4(w *walk, data []byte, off, end int) (layer, int, int, Reason) {
 		// length zero; the frame's length is then the datagram's.
 		total = wire
 	}
-	if total > wire || total < ihl+20 {
+	if total > wire || total < ihl || next == layerTCP && total < ihl+20 {
 		return 0, 0, 0, ReasonIPLength
 	}
 	if len(data)-off < ihl {
@@ -100,7 +113,7 @@ func ipv6(w *walk, data []byte, off, end int) (layer, int, int, Reason) {
 	if stop > wire {
 		return 0, 0, 0, ReasonIPLength
 	}
-	proto, pos := ip[6], 40
+	proto, pos, more := ip[6], 40, false
 	// Linux walks any number of extension headers (ten destination
 	// options headers in a row still complete a handshake), so the walk
 	// is bounded by the payload alone: each header takes at least 8 bytes
@@ -124,9 +137,11 @@ chain:
 		n := (int(ip[pos+1]) + 1) * 8
 		switch proto {
 		case protoFragment:
-			if binary.BigEndian.Uint16(ip[pos+2:])&0xfff8 != 0 {
+			frag := binary.BigEndian.Uint16(ip[pos+2:])
+			if frag&0xfff8 != 0 {
 				return 0, 0, 0, ReasonFragment
 			}
+			more = frag&1 != 0
 			n = 8
 		case protoAH:
 			n = (int(ip[pos+1]) + 2) * 4
@@ -140,6 +155,9 @@ chain:
 	next, r := protoLayer(proto)
 	if r != proceed {
 		return 0, 0, 0, r
+	}
+	if more && next != layerTCP {
+		return 0, 0, 0, ReasonFragment // see ipv4
 	}
 	if next == layerTCP && stop-pos < 20 {
 		return 0, 0, 0, ReasonIPLength

@@ -20,6 +20,10 @@ func etherLayer(t uint16) (layer, Reason) {
 		return layerIPv6, proceed
 	case etherVLAN, etherQinQ, etherQinQ1:
 		return layerVLAN, proceed
+	case etherMPLS, etherMPLSMulti:
+		return layerMPLS, proceed
+	case etherPPPoE:
+		return layerPPPoE, proceed
 	}
 	return 0, ReasonNotIP
 }

@@ -5,13 +5,14 @@ import "errors"
 // Reason says why Decode produced no segment from a frame.
 type Reason uint8
 
-// Reasons, in the order of the checks. The first four are frames that are
+// Reasons, in the order of the checks. The first five are frames that are
 // fine but carry no TCP header tcptrack can use; the rest are malformed.
 const (
 	ReasonUnsupportedLink  Reason = iota // a link type the decoder does not read
 	ReasonNotIP                          // not IPv4 or IPv6 (ARP, LLDP, 802.3 LLC, ...)
 	ReasonNotTCP                         // IP, but not TCP (UDP, ICMP, ESP, no next header, ...)
 	ReasonFragment                       // a non-first IP fragment: its TCP header is in another frame
+	ReasonUnsupportedEncap               // an encapsulation the decoder does not read (a GRE or Geneve payload type, an MPLS payload that is not IP or Ethernet, ERSPAN of bare IP)
 	ReasonZeroLength                     // a frame with no bytes
 	ReasonTruncated                      // the capture ends inside the link, IP or fixed TCP header (snaplen too short)
 	ReasonIPVersion                      // the IP version nibble disagrees with the link layer
@@ -21,6 +22,13 @@ const (
 	ReasonTCPDataOffset                  // TCP data offset under 5, or past the segment's end
 	ReasonTCPOptions                     // a TCP option shorter than 2 bytes or running past the header
 	ReasonChecksum                       // bad TCP checksum (counted only with Decoder.VerifyChecksums)
+	ReasonTunnelDepth                    // more than 8 IP headers nested in one frame
+	ReasonGREHeader                      // GRE with the routing field, or of a version other than 0 and PPTP's 1
+	ReasonERSPANHeader                   // ERSPAN header of the wrong version for its type
+	ReasonPPPoEHeader                    // PPPoE session header of the wrong version or type, or longer than the frame
+	ReasonUDPLength                      // a tunnel's UDP length shorter than its header or longer than its IP datagram
+	ReasonVXLANHeader                    // VXLAN header without the valid-VNI flag
+	ReasonGeneveHeader                   // Geneve header of another version, or options longer than the datagram
 	NumReasons
 )
 
@@ -30,6 +38,7 @@ var reasonNames = [NumReasons]string{
 	"not_ip",
 	"not_tcp",
 	"fragment",
+	"unsupported_encapsulation",
 	"zero_length",
 	"truncated",
 	"ip_version",
@@ -39,6 +48,13 @@ var reasonNames = [NumReasons]string{
 	"tcp_data_offset",
 	"tcp_options",
 	"checksum",
+	"tunnel_depth",
+	"gre_header",
+	"erspan_header",
+	"pppoe_header",
+	"udp_length",
+	"vxlan_header",
+	"geneve_header",
 }
 
 // String returns the reason as a metric label value.
