@@ -69,6 +69,11 @@ func (r Reason) String() string {
 // opposed to well-formed frames that are not TCP or cannot be decoded alone.
 func (r Reason) Malformed() bool { return r >= ReasonZeroLength }
 
+// Lost reports whether frames skipped for this reason may have carried TCP
+// that the tracker did not see: everything but frames that are plainly not
+// IP or not TCP. A run should say so when any were skipped.
+func (r Reason) Lost() bool { return r != ReasonNotIP && r != ReasonNotTCP }
+
 // Sentinel errors of Decode. Every error Decode returns is a *ReasonError
 // that matches one of them with errors.Is.
 var (
@@ -108,6 +113,18 @@ type Stats struct {
 	Frames   uint64             // frames handed to Decode
 	Segments uint64             // TCP segments decoded
 	Skipped  [NumReasons]uint64 // frames skipped, by reason
+}
+
+// Lost returns how many frames were skipped for reasons that may have hidden
+// TCP segments (see Reason.Lost).
+func (s *Stats) Lost() uint64 {
+	var n uint64
+	for r, c := range s.Skipped {
+		if Reason(r).Lost() {
+			n += c
+		}
+	}
+	return n
 }
 
 // Each calls fn for every reason, in order, with its label value and count,

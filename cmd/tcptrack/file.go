@@ -173,8 +173,9 @@ func report(w io.Writer, tr *tracker.Tracker, o *options) error {
 	return metrics.WriteCounts(w, &st, o.all)
 }
 
-// summarize logs what was read and skipped: quiet unless something was
-// malformed.
+// summarize logs what was read and skipped: quiet unless a frame that may
+// have held TCP was skipped (malformed, of a link type or encapsulation
+// not decoded, a fragment), when one warning line names every count.
 func summarize(logger *slog.Logger, packets uint64, ds decode.Stats, ts tracker.Stats) {
 	args := []any{"packets", packets, "segments", ts.Segments, "flows", ts.Flows,
 		"rst_ignored", ts.IgnoredRST, "segments_ignored", ts.Ignored}
@@ -187,8 +188,8 @@ func summarize(logger *slog.Logger, packets uint64, ds decode.Stats, ts tracker.
 			m += n
 		}
 	})
-	if m > 0 {
-		logger.Warn("malformed frames skipped", append(args, "malformed", m)...)
+	if lost := ds.Lost(); lost > 0 {
+		logger.Warn("frames skipped", append(args, "skipped", lost, "malformed", m)...)
 		return
 	}
 	logger.Debug("capture read", args...)
