@@ -44,7 +44,9 @@ func (w *walk) newSpace(id uint32) {
 // mpls reads a label stack to its bottom label. Labels are per hop, not
 // an address space, so they are not part of the flow key. What follows
 // carries no type: it is told by its first nibble, as tshark does, 4 or 6
-// for IP and 0 for a pseudowire control word followed by Ethernet.
+// for IP and 0 for an Ethernet pseudowire, whose frame comes first or
+// after a 4-byte control word, whichever puts an EtherType the decoder
+// follows in its place (the frame first when both do).
 func mpls(w *walk, data []byte, off, end int) (layer, int, int, Reason) {
 	for {
 		if len(data)-off < 4 {
@@ -65,7 +67,16 @@ func mpls(w *walk, data []byte, off, end int) (layer, int, int, Reason) {
 	case 6:
 		return layerIPv6, off, end, proceed
 	case 0:
-		return layerEthernet, off + 4, end, proceed
+		for _, cw := range [...]int{0, 4} {
+			if len(data)-off >= cw+14 {
+				if _, r := etherLayer(binary.BigEndian.Uint16(data[off+cw+12:])); r == proceed {
+					return layerEthernet, off + cw, end, proceed
+				}
+			}
+		}
+		if len(data)-off < 18 {
+			return 0, 0, 0, ReasonTruncated
+		}
 	}
 	return 0, 0, 0, ReasonUnsupportedEncap
 }
