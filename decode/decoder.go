@@ -23,46 +23,143 @@ type Decoder struct {
 	// segments left fails verification.
 	VerifyChecksums bool
 
+	// VXLANPorts and GenevePorts are the UDP destination ports whose
+	// datagrams are decoded as VXLAN and Geneve; nil means the IANA port
+	// (DefaultVXLANPort, DefaultGenevePort), empty means none. Set them
+	// before the first Decode.
+	VXLANPorts, GenevePorts []uint16
+
 	stats Stats
+	// w is the walk of the frame being decoded. It lives here rather
+	// than on Decode's stack because the table's steps are called through
+	// function values, which the compiler must assume keep their
+	// arguments: a walk on the stack would be allocated on every call.
+	w walk
 }
 
-// NewDecoder returns a Decoder with checksum verification off.
+// NewDecoder returns a Decoder with checksum verification off and the
+// default tunnel ports.
 func NewDecoder() *Decoder { return &Decoder{} }
+
+// tunnelPorts are the UDP ports of the tunnels, as Decode reads them.
+type tunnelPorts struct {
+	vxlan, geneve []uint16
+	set           bool
+}
+
+func (d *Decoder) setPorts() {
+	p := &d.w.ports
+	p.vxlan, p.geneve, p.set = d.VXLANPorts, d.GenevePorts, true
+	if p.vxlan == nil {
+		p.vxlan = []uint16{DefaultVXLANPort}
+	}
+	if p.geneve == nil {
+		p.geneve = []uint16{DefaultGenevePort}
+	}
+}
 
 // Stats returns the counts so far. Like Decode, call it from the goroutine
 // that owns the Decoder; the copy it returns can go anywhere.
 func (d *Decoder) Stats() Stats { return d.stats }
 
-// EtherTypes and IP protocol numbers the decoder follows.
-const (
-	etherIPv4  = 0x0800
-	etherIPv6  = 0x86dd
-	etherVLAN  = 0x8100 // 802.1Q
-	etherQinQ  = 0x88a8 // 802.1ad service tag
-	etherQinQ1 = 0x9100 // pre-standard QinQ, still seen on switches
-
-	protoHopByHop = 0
-	protoTCP      = 6
-	protoRouting  = 43
-	protoFragment = 44
-	protoESP      = 50
-	protoAH       = 51
-	protoDestOpts = 60
-
-	maxExtHeaders = 8
-
-	// nopNopTimestamps is how the usual options of a segment after the
-	// handshake begin: NOP, NOP, then timestamps (kind 8, length 10).
-	nopNopTimestamps = 0x0101080a
-)
-
-// Address family values a BSD loopback header may carry for IPv6: the value
-// of AF_INET6 differs between the systems that write such captures.
-func isAFInet6(v uint32) bool { return v == 10 || v == 24 || v == 28 || v == 30 }
-
 func (d *Decoder) skip(r Reason) error {
 	d.stats.Skipped[r]++
 	return reasonErrors[r]
+}
+
+// layer names what the bytes at an offset of a frame hold: each has one
+// step that reads it and says what follows.
+type layer uint8
+
+const (
+	layerEthernet layer = iota
+	layerVLAN           // an 802.1Q or 802.1ad tag, after the MAC addresses
+	layerSLL            // Linux cooked capture v1
+	layerSLL2           // Linux cooked capture v2
+	layerNull           // BSD loopback: a 4-byte address family
+	layerRaw            // IPv4 or IPv6, as the version nibble says
+	layerPPP            // a PPP protocol field, after HDLC framing if any
+	layerPPPoE          // a PPPoE session header
+	layerMPLS           // an MPLS label stack
+	layerIPv4
+	layerIPv6
+	layerGRE
+	layerERSPAN2
+	layerERSPAN3
+	layerUDP // only as a tunnel: any other UDP datagram ends the walk
+	layerVXLAN
+	layerGeneve
+	layerTCP // the last layer: Decode reads it into the Segment
+	numLayers
+)
+
+// walk is what the steps of one frame hand on to each other besides the
+// frame's bytes and the offset of the next layer. It holds no pointer:
+// storing one into the Decoder would cost a write-barrier check per frame.
+type walk struct {
+	tunnel uint32 // the overlay's id (Segment.Tunnel)
+	vlan   uint16
+	ports  tunnelPorts // set on the first Decode
+}
+
+// A step reads the layer at off of data, which ends on the wire at end
+// as the length fields of the headers around it say (past len(data)
+// when the snaplen cut the frame). It returns the layer that follows,
+// where it starts and ends, or a reason to skip the frame (anything but
+// proceed). The offset and the end travel in registers, as arguments and
+// results; the walk holds what changes rarely.
+type step func(w *walk, data []byte, off, end int) (next layer, nextOff, nextEnd int, r Reason)
+
+// proceed is the Reason a step returns when the frame goes on.
+const proceed = NumReasons
+
+// steps is every layer's step but the last.
+var steps = [numLayers]step{
+	layerEthernet: ethernet,
+	layerVLAN:     vlanTag,
+	layerSLL:      cookedV1,
+	layerSLL2:     cookedV2,
+	layerNull:     loopback,
+	layerRaw:      raw,
+	layerPPP:      ppp,
+	layerPPPoE:    pppoe,
+	layerMPLS:     mpls,
+	layerIPv4:     ipv4,
+	layerIPv6:     ipv6,
+	layerGRE:      gre,
+	layerERSPAN2:  erspan2,
+	layerERSPAN3:  erspan3,
+	layerUDP:      udp,
+	layerVXLAN:    vxlan,
+	layerGeneve:   geneve,
+}
+
+// linkLayer returns the first layer of a frame of link type link, and
+// false for link types the decoder does not read. Tested in turn, Ethernet
+// first: a switch on the value is compiled to a binary search, which took
+// Ethernet, by far the most common, through three comparisons.
+func linkLayer(link LinkType) (layer, bool) {
+	switch {
+	case link == LinkEthernet:
+		return layerEthernet, true
+	case link == LinkLinuxSLL:
+		return layerSLL, true
+	case link == LinkLinuxSLL2:
+		return layerSLL2, true
+	case link == LinkNull, link == LinkLoop:
+		return layerNull, true
+	case link == LinkRaw, link == LinkRawDLT12, link == LinkRawDLT14:
+		return layerRaw, true
+	case link == LinkIPv4:
+		return layerIPv4, true
+	case link == LinkIPv6:
+		return layerIPv6, true
+	case link == LinkPPP, link == LinkPPPHDLC:
+		return layerPPP, true
+	case link == LinkPPPEther:
+		return layerPPPoE, true
+	}
+	return 0, false
 }
 
 // Decode decodes f into seg. On success every field of seg is overwritten.
@@ -75,221 +172,62 @@ func (d *Decoder) skip(r Reason) error {
 func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 	d.stats.Frames++
 	// Capped at its length, data's capacity is a value the compiler already
-	// holds, and the array pointers made below need no third register
-	// carried through the function for it (9 instructions a frame fewer,
-	// all spills and reloads).
+	// holds, and the array pointers the steps make need no third register
+	// carried through them for it.
 	data := f.Data[:len(f.Data):len(f.Data)]
 	if len(data) == 0 {
 		return d.skip(ReasonZeroLength)
 	}
-
-	var (
-		off    int    // start of the IP header
-		ether  uint16 // what the link layer says follows; 0 means "look at the version nibble"
-		vlan   uint16
-		tagged bool // the link layer may carry VLAN tags
-	)
-	// Tested in turn, Ethernet first: a switch on the value is compiled to
-	// a binary search, which took Ethernet, by far the most common, through
-	// three comparisons.
-	switch link := f.LinkType; {
-	case link == LinkEthernet:
-		if len(data) < 14 {
-			return d.skip(ReasonTruncated)
-		}
-		ether, off, tagged = binary.BigEndian.Uint16(data[12:]), 14, true
-	case link == LinkLinuxSLL:
-		if len(data) < 16 {
-			return d.skip(ReasonTruncated)
-		}
-		ether, off, tagged = binary.BigEndian.Uint16(data[14:]), 16, true
-	case link == LinkLinuxSLL2:
-		if len(data) < 20 {
-			return d.skip(ReasonTruncated)
-		}
-		ether, off, tagged = binary.BigEndian.Uint16(data), 20, true
-	case link == LinkNull, link == LinkLoop:
-		if len(data) < 4 {
-			return d.skip(ReasonTruncated)
-		}
-		// NULL stores the family in the capturing host's byte order, LOOP
-		// in network order; either way it is below 256, which tells the
-		// order apart.
-		fam := binary.LittleEndian.Uint32(data)
-		if data[0] == 0 && data[1] == 0 {
-			fam = binary.BigEndian.Uint32(data)
-		}
-		switch {
-		case fam == 2:
-			ether = etherIPv4
-		case isAFInet6(fam):
-			ether = etherIPv6
-		default:
-			return d.skip(ReasonNotIP)
-		}
-		off = 4
-	case link == LinkRaw, link == LinkRawDLT12, link == LinkRawDLT14:
-		// The version nibble decides.
-	case link == LinkIPv4:
-		ether = etherIPv4
-	case link == LinkIPv6:
-		ether = etherIPv6
-	default:
+	l, ok := linkLayer(f.LinkType)
+	if !ok {
 		return d.skip(ReasonUnsupportedLink)
 	}
-	// VLAN tags: Ethernet carries them inline, and libpcap re-inserts the
-	// tags the kernel stripped into cooked captures the same way. Each tag
-	// is 4 bytes, so the loop ends with the frame. Plain IPv4, the usual
-	// case, needs none of these comparisons.
-	if tagged && ether != etherIPv4 {
-		for ether == etherVLAN || ether == etherQinQ || ether == etherQinQ1 {
-			if len(data) < off+4 {
-				return d.skip(ReasonTruncated)
-			}
-			vlan = binary.BigEndian.Uint16(data[off:]) & 0x0fff
-			ether = binary.BigEndian.Uint16(data[off+2:])
-			off += 4
-		}
-		if ether != etherIPv4 && ether != etherIPv6 {
-			return d.skip(ReasonNotIP)
-		}
-	}
-	seg.VLAN = vlan
-
-	// From here on the headers are found by offsets into data, and read
-	// through array pointers made once each header's length is checked:
-	// a re-slice per layer (ip := data[off:], then the TCP header, then
-	// its options) cost 9 to 19 instructions each in bounds checks and
-	// the pointer adjustment for an empty result, and every field read
-	// from a slice of unknown length is checked again.
-	if len(data) <= off {
-		return d.skip(ReasonTruncated)
-	}
-	version := data[off] >> 4
-	if ether == 0 {
-		switch version {
-		case 4:
-			ether = etherIPv4
-		case 6:
-			ether = etherIPv6
-		default:
-			return d.skip(ReasonNotIP)
-		}
+	w := &d.w
+	w.vlan, w.tunnel = 0, 0
+	if !w.ports.set {
+		d.setPorts()
 	}
 	// The wire length bounds the IP length fields. Trust the captured bytes
 	// over a record header that claims fewer.
-	ipWire := max(f.WireLen, len(data)) - off // bytes of IP on the wire
-
-	var (
-		tcpOff int // start of the TCP header in data
-		ipEnd  int // end of the IP datagram in data, per its length fields
-	)
-	// The addresses go straight into seg, as the options do below: kept in
-	// locals until the end, they took registers the rest of the function
-	// needed and were spilled to the stack and read back.
-	if ether == etherIPv4 {
-		if len(data)-off < 20 {
-			return d.skip(ReasonTruncated)
+	off, end, r := 0, max(f.WireLen, len(data)), proceed
+	ipOff := 0 // start of the innermost IP header, whose version nibble says which
+	// The usual frame, plain IPv4 on Ethernet, takes its two steps
+	// here, inlined, and skips the loop's dispatch: through the loop it
+	// took a tenth more time (BenchmarkDecode, 12.4 ns against 11.2).
+	if l == layerEthernet {
+		if l, off, end, r = ethernet(w, data, off, end); r != proceed {
+			return d.skip(r)
 		}
-		ip := (*[20]byte)(data[off:])
-		if version != 4 {
-			return d.skip(ReasonIPVersion)
-		}
-		ihl := int(ip[0]&0x0f) * 4
-		if ihl < 20 {
-			return d.skip(ReasonIPv4HeaderLength)
-		}
-		if ip[9] != protoTCP {
-			return d.skip(ReasonNotTCP)
-		}
-		if binary.BigEndian.Uint16(ip[6:])&0x1fff != 0 {
-			return d.skip(ReasonFragment)
-		}
-		total := int(binary.BigEndian.Uint16(ip[2:]))
-		if total == 0 {
-			// Segmentation offload on the capturing host can leave the
-			// length zero; the frame's length is then the datagram's.
-			total = ipWire
-		}
-		if total > ipWire || total < ihl+20 {
-			return d.skip(ReasonIPLength)
-		}
-		if len(data)-off < ihl {
-			return d.skip(ReasonTruncated)
-		}
-		seg.Src = netip.AddrFrom4([4]byte(ip[12:16]))
-		seg.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
-		tcpOff, ipEnd = off+ihl, off+total
-	} else {
-		ip := data[off:]
-		if len(ip) < 40 {
-			return d.skip(ReasonTruncated)
-		}
-		if version != 6 {
-			return d.skip(ReasonIPVersion)
-		}
-		plen := int(binary.BigEndian.Uint16(ip[4:]))
-		if plen == 0 {
-			// A jumbogram, or a GSO super-packet seen on the sending
-			// host: the length is the frame's.
-			plen = ipWire - 40
-		}
-		end := 40 + plen // within ip
-		if end > ipWire {
-			return d.skip(ReasonIPLength)
-		}
-		next, pos := ip[6], 40
-	chain:
-		for i := 0; ; i++ {
-			if i > maxExtHeaders {
-				return d.skip(ReasonIPv6ExtHeaders)
-			}
-			switch next {
-			case protoTCP:
-				break chain
-			case protoHopByHop, protoRouting, protoDestOpts, protoFragment, protoAH:
-			default:
-				return d.skip(ReasonNotTCP) // includes ESP and no next header
-			}
-			if next == protoHopByHop && i > 0 {
-				return d.skip(ReasonIPv6ExtHeaders) // RFC 8200: only right after the IPv6 header
-			}
-			if pos+8 > end {
-				return d.skip(ReasonIPv6ExtHeaders)
-			}
-			if len(ip) < pos+8 {
-				return d.skip(ReasonTruncated)
-			}
-			n := (int(ip[pos+1]) + 1) * 8
-			switch next {
-			case protoFragment:
-				if binary.BigEndian.Uint16(ip[pos+2:])&0xfff8 != 0 {
-					return d.skip(ReasonFragment)
-				}
-				n = 8
-			case protoAH:
-				n = (int(ip[pos+1]) + 2) * 4
-			}
-			if pos+n > end {
-				return d.skip(ReasonIPv6ExtHeaders)
-			}
-			next = ip[pos]
-			pos += n
-		}
-		if end-pos < 20 {
-			return d.skip(ReasonIPLength)
-		}
-		seg.Src = netip.AddrFrom16([16]byte(ip[8:24]))
-		seg.Dst = netip.AddrFrom16([16]byte(ip[24:40]))
-		tcpOff, ipEnd = off+pos, off+end
 	}
-
-	// Both branches leave at least 20 bytes of TCP segment per the IP
+	if l == layerIPv4 {
+		if tcpOff, tcpEnd, ok := plainIPv4(data, off, end); ok {
+			ipOff, l, off, end = off, layerTCP, tcpOff, tcpEnd
+		}
+	}
+	for ips := 0; l != layerTCP; {
+		if l == layerIPv4 || l == layerIPv6 {
+			// Every IP header after the first is a tunnel's, and
+			// only they can nest without end: the bound on them
+			// bounds the walk.
+			if ips++; ips > maxIPHeaders {
+				return d.skip(ReasonTunnelDepth)
+			}
+			ipOff = off
+		}
+		if l, off, end, r = steps[l](w, data, off, end); r != proceed {
+			return d.skip(r)
+		}
+	}
+	// The last layer, TCP, is read here rather than in a step: called,
+	// it cost a third more time per frame in spills around the call.
+	seg.UnixNano = f.UnixNano
+	tcpOff := off
+	// The IP steps leave at least 20 bytes of TCP segment per the IP
 	// header, so only the capture can be short of a TCP header; that one
 	// test also catches extension headers cut by the snaplen (tcpOff
 	// beyond the data).
-	tcpLen := ipEnd - tcpOff                 // the TCP segment's length per the IP header
-	capLen := min(ipEnd, len(data)) - tcpOff // how much of it was captured
+	tcpLen := end - tcpOff                 // the TCP segment's length per the IP header
+	capLen := min(end, len(data)) - tcpOff // how much of it was captured
 	if capLen < 20 {
 		return d.skip(ReasonTruncated)
 	}
@@ -298,25 +236,32 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 	if doff < 20 || doff > tcpLen {
 		return d.skip(ReasonTCPDataOffset)
 	}
-	sport, dport := binary.BigEndian.Uint16(tcp[0:]), binary.BigEndian.Uint16(tcp[2:])
-	if sport == 0 || dport == 0 {
-		return d.skip(ReasonPortZero)
+	// Port 0 is a port like any other to Linux, which completes
+	// handshakes from and to it.
+	seg.SrcPort, seg.DstPort = binary.BigEndian.Uint16(tcp[0:]), binary.BigEndian.Uint16(tcp[2:])
+	// The addresses are read again from the innermost IP header here
+	// rather than kept from its step: copied to the walk and from there,
+	// they took two stores and two loads more.
+	v6 := data[ipOff]>>4 == 6
+	if ip := data[ipOff:]; v6 {
+		seg.Src = netip.AddrFrom16([16]byte(ip[8:24]))
+		seg.Dst = netip.AddrFrom16([16]byte(ip[24:40]))
+	} else {
+		seg.Src = netip.AddrFrom4([4]byte(ip[12:16]))
+		seg.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
 	}
-	seg.SrcPort, seg.DstPort = sport, dport
+	seg.VLAN, seg.Tunnel = w.vlan, w.tunnel
 	seg.Seq = binary.BigEndian.Uint32(tcp[4:])
 	seg.Ack = binary.BigEndian.Uint32(tcp[8:])
 	seg.Flags = tracker.Flags(tcp[13])
 	seg.Window = binary.BigEndian.Uint16(tcp[14:])
 	seg.PayloadLen = uint32(tcpLen - doff)
-	// Field by field: a whole-literal store is built on the stack and
-	// copied, and the copy stalls on store forwarding (see pcapReader.Next).
-	// All of seg but the options is stored before them, so that little
-	// lives across the call to parseOptions.
-	seg.UnixNano = f.UnixNano
 
 	// Options go straight into seg: parsed into a local and then assigned,
 	// they were copied with a 16-byte load that stalled on the 1-, 2- and
-	// 4-byte stores just made (store forwarding).
+	// 4-byte stores just made (store forwarding). All of seg but the
+	// options is stored before them, so that little lives across the call
+	// to parseOptions.
 	seg.Options = tracker.Options{}
 	switch optEnd := min(doff, capLen); {
 	case optEnd == 20:
@@ -348,96 +293,9 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 			return d.skip(ReasonTCPOptions)
 		}
 	}
-	if d.VerifyChecksums && capLen == tcpLen && !checksumOK(data[off:ipEnd], tcpOff-off, ether == etherIPv6) {
+	if d.VerifyChecksums && capLen == tcpLen && !checksumOK(data[ipOff:end], tcpOff-ipOff, v6) {
 		return d.skip(ReasonChecksum)
 	}
 	d.stats.Segments++
 	return nil
-}
-
-// isLinuxSYNOptions reports whether the TCP header h carries the options of
-// a Linux SYN or SYN+ACK: MSS (kind 2, length 4), SACK permitted (4, 2),
-// timestamps (8, 10), NOP, window scale (3, 3). The values in between are
-// masked out.
-func isLinuxSYNOptions(h *[40]byte) bool {
-	return binary.BigEndian.Uint64(h[20:])&0xffff0000ffffffff == 0x020400000402080a &&
-		binary.BigEndian.Uint32(h[36:])&0xffffff00 == 0x01030300
-}
-
-// parseOptions reads the options that matter from b, the option bytes of a
-// TCP header. cut says the capture ended inside the header: then an option
-// that runs off the end of b is where the capture stopped, not an error, and
-// parsing ends there. Options of a known kind but the wrong length are
-// ignored, as Linux does. It returns false for malformed options. It sets
-// the fields of the options it finds and leaves the others alone.
-func parseOptions(b []byte, cut bool, o *tracker.Options) bool {
-	for i := 0; i < len(b); {
-		kind := b[i]
-		switch kind {
-		case 0: // end of option list
-			return true
-		case 1: // no-operation
-			i++
-			continue
-		}
-		if i+1 >= len(b) {
-			return cut
-		}
-		n := int(b[i+1])
-		if n < 2 {
-			return false
-		}
-		if i+n > len(b) {
-			return cut
-		}
-		v := b[i+2 : i+n]
-		switch {
-		case kind == 2 && n == 4:
-			o.MSS = binary.BigEndian.Uint16(v)
-		case kind == 3 && n == 3:
-			o.WScale, o.HasWScale = v[0], true
-		case kind == 4 && n == 2:
-			o.SACKPermitted = true
-		case kind == 8 && n == 10:
-			o.HasTimestamps = true
-			o.TSVal = binary.BigEndian.Uint32(v)
-			o.TSEcr = binary.BigEndian.Uint32(v[4:])
-		}
-		i += n
-	}
-	return true
-}
-
-// checksumOK verifies the checksum of the TCP segment at tcpOff in ip, an
-// IPv4 or IPv6 datagram captured whole. It works out the pseudo-header
-// from the IP header here rather than where Decode reads that header, so
-// that Decode keeps no sum in a register for the rare caller that asks.
-func checksumOK(ip []byte, tcpOff int, v6 bool) bool {
-	addrs := ip[12:20]
-	if v6 {
-		addrs = ip[8:40]
-	}
-	tcp := ip[tcpOff:]
-	return fold(sum16(tcp, sum16(addrs, protoTCP+uint64(len(tcp))))) == 0xffff
-}
-
-// sum16 adds b to the running one's-complement sum as 16-bit big-endian
-// words (RFC 1071), without folding the carries.
-func sum16(b []byte, sum uint64) uint64 {
-	for len(b) >= 2 {
-		sum += uint64(b[0])<<8 | uint64(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return sum
-}
-
-// fold folds the carries of a one's-complement sum into 16 bits.
-func fold(sum uint64) uint16 {
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return uint16(sum)
 }

@@ -284,8 +284,8 @@ func TestDecodeSkipped(t *testing.T) {
 		{"ipv6 payload shorter than a tcp header", frame(LinkRaw, mutate(v6, func(b []byte) []byte { binary.BigEndian.PutUint16(b[4:], 19); return b })), ReasonIPLength},
 		{"ipv6 extension header past the payload", frame(LinkRaw, ipv6Packet(t, layers.IPProtocolIPv6Destination, mutate(extHdr(layers.IPProtocolTCP, 0), func(b []byte) []byte { b[1] = 200; return b }))), ReasonIPv6ExtHeaders},
 		{"ipv6 hop-by-hop not first", frame(LinkRaw, ipv6Packet(t, layers.IPProtocolIPv6Destination, cat(extHdr(layers.IPProtocolIPv6HopByHop, 0), extHdr(layers.IPProtocolTCP, 0)))), ReasonIPv6ExtHeaders},
-		{"ipv6 extension chain of 9", frame(LinkRaw, ipv6Packet(t, layers.IPProtocolIPv6Destination, cat(
-			extHdr(60, 0), extHdr(60, 0), extHdr(60, 0), extHdr(60, 0), extHdr(60, 0), extHdr(60, 0), extHdr(60, 0), extHdr(60, 0), extHdr(layers.IPProtocolTCP, 0)))), ReasonIPv6ExtHeaders},
+		{"ipv6 extension chain past the payload", frame(LinkRaw, ipv6Packet(t, layers.IPProtocolIPv6Destination, cat(
+			extHdr(60, 0), extHdr(60, 0), extHdr(60, 0), mutate(extHdr(layers.IPProtocolTCP, 0), func(b []byte) []byte { b[1] = 10; return b })))), ReasonIPv6ExtHeaders},
 		{"ipv6 extension header cut by snaplen", &Frame{Data: ipv6Packet(t, layers.IPProtocolIPv6Destination, extHdr(layers.IPProtocolTCP, 3))[:52], CaptureLen: 52, WireLen: 40 + 32 + 20 + 20 + len(testPayload), LinkType: LinkRaw}, ReasonTruncated},
 		{"ipv4 later fragment", frame(LinkRaw, mutate(v4, func(b []byte) []byte { b[6], b[7] = 0, 185; return b })), ReasonFragment},
 		{"ipv6 later fragment", frame(LinkRaw, ipv6Packet(t, layers.IPProtocolIPv6Fragment, fragHdr(layers.IPProtocolTCP, 185, false))), ReasonFragment},
@@ -297,8 +297,6 @@ func TestDecodeSkipped(t *testing.T) {
 		})), ReasonTCPDataOffset},
 		{"tcp option length 1", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { b[tcp4+20+1] = 1; return b })), ReasonTCPOptions},
 		{"tcp option past the header", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { b[tcp4+20+1] = 30; return b })), ReasonTCPOptions},
-		{"source port 0", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { b[tcp4], b[tcp4+1] = 0, 0; return b })), ReasonPortZero},
-		{"destination port 0", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { b[tcp4+2], b[tcp4+3] = 0, 0; return b })), ReasonPortZero},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -405,6 +403,21 @@ func TestDecodeOddButValid(t *testing.T) {
 				t.Errorf("not decoded: %+v", s)
 			}
 		}},
+		{"source and destination port 0", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { copy(b[tcp4:], []byte{0, 0, 0, 0}); return b })), func(t *testing.T, s tracker.Segment) {
+			// Linux completes handshakes from and to port 0.
+			if s.SrcPort != 0 || s.DstPort != 0 || s.Seq != base.Seq {
+				t.Errorf("not decoded with ports 0: %+v", s)
+			}
+		}},
+		{"ipv6 ten destination options headers", frame(LinkRaw, ipv6Packet(t, layers.IPProtocolIPv6Destination, cat(
+			extHdr(60, 0), extHdr(60, 1), extHdr(60, 0), extHdr(60, 0), extHdr(60, 0),
+			extHdr(60, 0), extHdr(60, 0), extHdr(60, 2), extHdr(60, 0), extHdr(layers.IPProtocolTCP, 0)))), func(t *testing.T, s tracker.Segment) {
+			// Linux accepts any number of extension headers; this
+			// chain completes a handshake with a Linux socket.
+			if s != wantSegment(v6src, v6dst, 0) {
+				t.Errorf("got %+v", s)
+			}
+		}},
 		{"bad checksum, not verified", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { b[tcp4+16] ^= 0xff; return b })), func(t *testing.T, s tracker.Segment) {
 			if s.SrcPort != 40000 {
 				t.Errorf("not decoded: %+v", s)
@@ -454,14 +467,14 @@ func TestDecodeVerifyChecksums(t *testing.T) {
 func TestReasonNames(t *testing.T) {
 	seen := map[string]bool{}
 	var s Stats
-	s.Skipped[ReasonPortZero] = 3
+	s.Skipped[ReasonTCPOptions] = 3
 	n := 0
 	s.Each(func(name string, malformed bool, c uint64) {
 		if seen[name] || name == "" || name == "unknown" {
 			t.Errorf("reason name %q empty or repeated", name)
 		}
 		seen[name] = true
-		if (name == "port_zero") != (c == 3) || (name == "not_tcp" && malformed) || (name == "truncated" && !malformed) {
+		if (name == "tcp_options") != (c == 3) || (name == "not_tcp" && malformed) || (name == "truncated" && !malformed) {
 			t.Errorf("reason %q: malformed %v count %d", name, malformed, c)
 		}
 		n++
@@ -486,6 +499,9 @@ func TestDecodeAllocations(t *testing.T) {
 	// Malformed frames must not allocate either: a flood of them is the
 	// hostile case.
 	frames = append(frames, frame(LinkRaw, []byte{0x45, 0, 0}), frame(LinkEthernet, nil))
+	for _, c := range tunnelCases(t) {
+		frames = append(frames, frame(c.link, c.data))
+	}
 	d := NewDecoder()
 	d.VerifyChecksums = true
 	var seg tracker.Segment

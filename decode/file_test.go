@@ -377,6 +377,13 @@ func TestReadCorrupt(t *testing.T) {
 			b[len(b)-4]++
 			return b
 		}(), ErrCorrupt, 0, "trailing block length"},
+		{"pcapng of too many interfaces", func() []byte {
+			n := ngHead()
+			for range maxInterfaces {
+				n.idb(LinkEthernet, 65535, 0, 0)
+			}
+			return gz(t, n.b.Bytes())
+		}(), ErrCorrupt, 0, "more than 65536 interfaces"},
 		{"pcapng packet before interface", (&ng{order: binary.LittleEndian}).shb().epb(0, 1, eth[0]).b.Bytes(), ErrCorrupt, 0, "interface 0, only 0 described"},
 		{"pcapng unknown interface", ngHead().epb(0, 1, eth[0]).epb(3, 1, eth[0]).b.Bytes(), ErrCorrupt, 1, "packet 2"},
 		{"pcapng bad byte-order magic", func() []byte { b := bytes.Clone(ng2); b[8] = 0; return b }(), ErrBadMagic, 0, "byte-order magic"},

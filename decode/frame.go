@@ -15,8 +15,11 @@ type LinkType uint16
 const (
 	LinkNull      LinkType = 0   // BSD loopback: 4-byte address family in the capturing host's byte order
 	LinkEthernet  LinkType = 1   // Ethernet, with any number of 802.1Q / 802.1ad tags
+	LinkPPP       LinkType = 9   // PPP, with or without HDLC-like framing
 	LinkRawDLT12  LinkType = 12  // DLT_RAW as most BSDs and Linux define it, found in some files
 	LinkRawDLT14  LinkType = 14  // DLT_RAW as OpenBSD defines it, found in some files
+	LinkPPPHDLC   LinkType = 50  // PPP in HDLC-like framing (PPP over serial lines)
+	LinkPPPEther  LinkType = 51  // PPPoE: a PPPoE session header, then PPP
 	LinkRaw       LinkType = 101 // raw IPv4 or IPv6, told apart by the version nibble
 	LinkLoop      LinkType = 108 // OpenBSD loopback: address family in network byte order
 	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1 (tcpdump -i any before libpcap 1.10)
@@ -33,6 +36,12 @@ func (l LinkType) String() string {
 		return "NULL"
 	case LinkEthernet:
 		return "EN10MB"
+	case LinkPPP:
+		return "PPP"
+	case LinkPPPHDLC:
+		return "PPP_HDLC"
+	case LinkPPPEther:
+		return "PPP_ETHER"
 	case LinkRawDLT12, LinkRawDLT14, LinkRaw:
 		return "RAW"
 	case LinkLoop:

@@ -144,7 +144,16 @@ func (r *ngReader) section(body []byte) error {
 	return nil
 }
 
+// maxInterfaces bounds the interfaces of one section, so that a file of
+// nothing but interface blocks (20 bytes each, and they compress to
+// nothing) cannot take gigabytes: 65,536 take 2.5 MB, and no capture host
+// has that many.
+const maxInterfaces = 1 << 16
+
 func (r *ngReader) iface(body []byte) error {
+	if len(r.ifaces) >= maxInterfaces {
+		return r.errorf(ErrCorrupt, "more than %d interfaces in one section", maxInterfaces)
+	}
 	if len(body) < 8 {
 		return r.errorf(ErrCorrupt, "interface description block too short (%d bytes)", len(body))
 	}

@@ -5,23 +5,30 @@ import "errors"
 // Reason says why Decode produced no segment from a frame.
 type Reason uint8
 
-// Reasons, in the order of the checks. The first four are frames that are
+// Reasons, in the order of the checks. The first five are frames that are
 // fine but carry no TCP header tcptrack can use; the rest are malformed.
 const (
 	ReasonUnsupportedLink  Reason = iota // a link type the decoder does not read
 	ReasonNotIP                          // not IPv4 or IPv6 (ARP, LLDP, 802.3 LLC, ...)
 	ReasonNotTCP                         // IP, but not TCP (UDP, ICMP, ESP, no next header, ...)
 	ReasonFragment                       // a non-first IP fragment: its TCP header is in another frame
+	ReasonUnsupportedEncap               // an encapsulation the decoder does not read (a GRE or Geneve payload type, an MPLS payload that is not IP or Ethernet, ERSPAN of bare IP)
 	ReasonZeroLength                     // a frame with no bytes
 	ReasonTruncated                      // the capture ends inside the link, IP or fixed TCP header (snaplen too short)
 	ReasonIPVersion                      // the IP version nibble disagrees with the link layer
 	ReasonIPv4HeaderLength               // IPv4 IHL under 5
 	ReasonIPLength                       // IP length beyond the frame on the wire, or too short for its own headers and a TCP header
-	ReasonIPv6ExtHeaders                 // IPv6 extension headers that run past the payload, repeat hop-by-hop, or chain more than 8 deep
+	ReasonIPv6ExtHeaders                 // IPv6 extension headers that run past the payload or repeat hop-by-hop
 	ReasonTCPDataOffset                  // TCP data offset under 5, or past the segment's end
 	ReasonTCPOptions                     // a TCP option shorter than 2 bytes or running past the header
-	ReasonPortZero                       // source or destination port 0
 	ReasonChecksum                       // bad TCP checksum (counted only with Decoder.VerifyChecksums)
+	ReasonTunnelDepth                    // more than 8 IP headers nested in one frame
+	ReasonGREHeader                      // GRE with the routing field, or of a version other than 0 and PPTP's 1
+	ReasonERSPANHeader                   // ERSPAN header of the wrong version for its type
+	ReasonPPPoEHeader                    // PPPoE session header of the wrong version or type, or longer than the frame
+	ReasonUDPLength                      // a tunnel's UDP length shorter than its header or longer than its IP datagram
+	ReasonVXLANHeader                    // VXLAN header without the valid-VNI flag
+	ReasonGeneveHeader                   // Geneve header of another version, or options longer than the datagram
 	NumReasons
 )
 
@@ -31,6 +38,7 @@ var reasonNames = [NumReasons]string{
 	"not_ip",
 	"not_tcp",
 	"fragment",
+	"unsupported_encapsulation",
 	"zero_length",
 	"truncated",
 	"ip_version",
@@ -39,8 +47,14 @@ var reasonNames = [NumReasons]string{
 	"ipv6_ext_headers",
 	"tcp_data_offset",
 	"tcp_options",
-	"port_zero",
 	"checksum",
+	"tunnel_depth",
+	"gre_header",
+	"erspan_header",
+	"pppoe_header",
+	"udp_length",
+	"vxlan_header",
+	"geneve_header",
 }
 
 // String returns the reason as a metric label value.
@@ -54,6 +68,11 @@ func (r Reason) String() string {
 // Malformed reports whether frames skipped for this reason were broken, as
 // opposed to well-formed frames that are not TCP or cannot be decoded alone.
 func (r Reason) Malformed() bool { return r >= ReasonZeroLength }
+
+// Lost reports whether frames skipped for this reason may have carried TCP
+// that the tracker did not see: everything but frames that are plainly not
+// IP or not TCP. A run should say so when any were skipped.
+func (r Reason) Lost() bool { return r != ReasonNotIP && r != ReasonNotTCP }
 
 // Sentinel errors of Decode. Every error Decode returns is a *ReasonError
 // that matches one of them with errors.Is.
@@ -94,6 +113,18 @@ type Stats struct {
 	Frames   uint64             // frames handed to Decode
 	Segments uint64             // TCP segments decoded
 	Skipped  [NumReasons]uint64 // frames skipped, by reason
+}
+
+// Lost returns how many frames were skipped for reasons that may have hidden
+// TCP segments (see Reason.Lost).
+func (s *Stats) Lost() uint64 {
+	var n uint64
+	for r, c := range s.Skipped {
+		if Reason(r).Lost() {
+			n += c
+		}
+	}
+	return n
 }
 
 // Each calls fn for every reason, in order, with its label value and count,

@@ -67,4 +67,9 @@ type Segment struct {
 	Window           uint16 // as in the header, unscaled
 	PayloadLen       uint32 // from the IP length fields, so snaplen-truncated segments count their bytes
 	Options          Options
+	// Tunnel is the id of the overlay network the segment travelled in:
+	// the VNI of VXLAN or Geneve, or the GRE key; 0 outside one. Like the
+	// VLAN, it is part of the flow key, since the same addresses in two
+	// overlays are two hosts.
+	Tunnel uint32
 }

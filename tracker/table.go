@@ -104,7 +104,7 @@ func (t *table) probe(k *flowKey, p int) (int32, bool) {
 }
 
 func (t *table) matches(c *conn, k *flowKey) bool {
-	if c.ep[0].port != k.pa || c.ep[1].port != k.pb || c.vlan != k.vlan {
+	if c.ep[0].port != k.pa || c.ep[1].port != k.pb || c.vlan != k.vlan || c.tunnel != k.tunnel {
 		return false
 	}
 	if k.v4 {
@@ -140,7 +140,7 @@ func (t *table) insert(k *flowKey, as4in6 bool) int32 {
 
 // store keeps k in c.
 func (t *table) store(c *conn, k *flowKey, as4in6 bool) {
-	c.ep[0].port, c.ep[1].port, c.vlan = k.pa, k.pb, k.vlan
+	c.ep[0].port, c.ep[1].port, c.vlan, c.tunnel = k.pa, k.pb, k.vlan, k.tunnel
 	switch {
 	case k.v4 && as4in6:
 		c.fam, c.a, c.b = fam4in6, uint32(k.alo), uint32(k.blo)
@@ -165,7 +165,7 @@ func (t *table) store(c *conn, k *flowKey, as4in6 bool) {
 
 // key returns the flowKey of conn c.
 func (t *table) key(c *conn) flowKey {
-	k := flowKey{pa: c.ep[0].port, pb: c.ep[1].port, vlan: c.vlan, v4: c.fam != famV6}
+	k := flowKey{pa: c.ep[0].port, pb: c.ep[1].port, vlan: c.vlan, tunnel: c.tunnel, v4: c.fam != famV6}
 	if c.fam == famV6 {
 		p := &t.v6[c.a]
 		k.ahi, k.alo, k.bhi, k.blo = p[0], p[1], p[2], p[3]
@@ -585,6 +585,11 @@ func (x *index) hash(k *flowKey) uint32 {
 	} else {
 		h = mix(k.ahi^x.seed[0], k.alo^x.seed[1]) ^ mix(k.bhi^x.seed[2], k.blo^x.seed[3])
 		h = mix(h^x.seed[1], ports^x.seed[2])
+	}
+	if k.tunnel != 0 {
+		// Few flows travel in an overlay: their id takes one more round
+		// rather than every key a wider one.
+		h = mix(h^x.seed[3], uint64(k.tunnel)^x.seed[0])
 	}
 	return uint32(h ^ h>>32)
 }

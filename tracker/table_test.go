@@ -32,8 +32,8 @@ func TestKeyOf(t *testing.T) {
 			for _, px := range ports {
 				for _, py := range ports {
 					var kx, ky flowKey
-					sx := keyOf(&Segment{Src: x, SrcPort: px, Dst: y, DstPort: py, VLAN: 7}, &kx)
-					sy := keyOf(&Segment{Src: y, SrcPort: py, Dst: x, DstPort: px, VLAN: 7}, &ky)
+					sx := keyOf(&Segment{Src: x, SrcPort: px, Dst: y, DstPort: py, VLAN: 7, Tunnel: 9}, &kx)
+					sy := keyOf(&Segment{Src: y, SrcPort: py, Dst: x, DstPort: px, VLAN: 7, Tunnel: 9}, &ky)
 					// x sorts first unless y's address or, with equal
 					// addresses, y's port is lower.
 					want := 0
@@ -41,7 +41,7 @@ func TestKeyOf(t *testing.T) {
 					if c := bytes.Compare(xb[:], yb[:]); c > 0 || c == 0 && px > py {
 						want = 1
 					}
-					if kx != ky || sx != want || sy != 1-sx && !(x == y && px == py) || kx.vlan != 7 {
+					if kx != ky || sx != want || sy != 1-sx && !(x == y && px == py) || kx.vlan != 7 || kx.tunnel != 9 {
 						t.Fatalf("%v:%d -> %v:%d: keys %+v / %+v, sides %d / %d, want side %d", x, px, y, py, kx, ky, sx, sy, want)
 					}
 					a, b := netip.AddrPortFrom(x, px), netip.AddrPortFrom(y, py)
@@ -365,13 +365,13 @@ func TestClockAcrossEpochs(t *testing.T) {
 
 // TestConnSize guards the record sizes that the memory bound of issue 4 is
 // built on: 128 bytes per flow at a million flows for the whole process,
-// of which a flow's record takes 80 and its index entry and timer the rest.
+// of which a flow's record takes 84 and its index entry and timer the rest.
 func TestConnSize(t *testing.T) {
 	if s := unsafe.Sizeof(endpoint{}); s > 28 {
 		t.Errorf("endpoint is %d bytes, want at most 28", s)
 	}
-	if s := unsafe.Sizeof(conn{}); s > 80 {
-		t.Errorf("conn is %d bytes, want at most 80", s)
+	if s := unsafe.Sizeof(conn{}); s > 84 {
+		t.Errorf("conn is %d bytes, want at most 84", s)
 	}
 }
 
@@ -402,5 +402,33 @@ func TestFirstSegmentsDropped(t *testing.T) {
 	tr.Advance(now.Add(time.Hour)) // the rest time out
 	if n := len(tr.flows.asides); n != 0 {
 		t.Errorf("%d first segments kept after every pickup timed out", n)
+	}
+}
+
+// TestSeparateSpaces checks that the same 4-tuple in two VLANs or two
+// overlay networks is two connections, and that the tunnel id, like the
+// VLAN, is the same for both directions of one.
+func TestSeparateSpaces(t *testing.T) {
+	tr := New(Config{})
+	c, s := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	spaces := []struct {
+		vlan   uint16
+		tunnel uint32
+	}{{0, 0}, {5, 0}, {0, 5}, {0, 6}, {5, 6}}
+	for _, sp := range spaces {
+		hs := []Segment{
+			{Src: c, SrcPort: 40000, Dst: s, DstPort: 80, Seq: 100, Flags: SYN},
+			{Src: s, SrcPort: 80, Dst: c, DstPort: 40000, Seq: 500, Ack: 101, Flags: SYN | ACK},
+			{Src: c, SrcPort: 40000, Dst: s, DstPort: 80, Seq: 101, Ack: 501, Flags: ACK},
+		}
+		for i := range hs {
+			hs[i].UnixNano = int64(i+1) * 1e6
+			hs[i].VLAN, hs[i].Tunnel, hs[i].Window = sp.vlan, sp.tunnel, 1000
+			tr.Track(&hs[i])
+		}
+	}
+	st := tr.Stats()
+	if st.Flows != len(spaces) || st.States[Established] != 2*len(spaces) {
+		t.Errorf("%d flows, %d ESTABLISHED; want %d and %d", st.Flows, st.States[Established], len(spaces), 2*len(spaces))
 	}
 }

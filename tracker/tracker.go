@@ -347,7 +347,7 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 			// The peer answered the held SYN: it was a new connection.
 			syn := &t.replay
 			*syn = Segment{UnixNano: seg.UnixNano, Src: seg.Dst, SrcPort: seg.DstPort, Dst: seg.Src, DstPort: seg.SrcPort,
-				VLAN: seg.VLAN, Seq: uint32(p.seq), Flags: SYN}
+				VLAN: seg.VLAN, Tunnel: seg.Tunnel, Seq: uint32(p.seq), Flags: SYN}
 			t.restart(i, 1-side, now)
 			t.step(i, 1-side, syn, now)
 			return true

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,10 +46,6 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 		rd.recycle(segs)
 	}
 	packets, last := rd.packets, rd.last
-	if errors.Is(rd.err, errFilter) {
-		fmt.Fprintf(stderr, "tcptrack: %v\n", rd.err)
-		return exitUsage
-	}
 	readErr := rd.err
 	prog.done()
 	if !last.IsZero() {
@@ -64,6 +60,9 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 		return exitCapture
 	}
 	summarize(logger, packets, dec.Stats(), tr.Stats())
+	if rd.unfiltered > 0 {
+		logger.Warn("frames skipped: the filter does not apply to their link type", "skipped", rd.unfiltered, "error", rd.filterErr)
+	}
 	if readErr != nil {
 		fmt.Fprintf(stderr, "tcptrack: %v\n", readErr)
 		fmt.Fprintf(stderr, "tcptrack: the report above covers the %d packets read before the error\n", packets)
@@ -86,11 +85,12 @@ type reader struct {
 	packets uint64
 	last    time.Time // time of the last packet
 	err     error     // what ended the capture early, nil at its end
+	// unfiltered counts the frames of link types the filter does not
+	// compile for (a pcapng file may mix them), skipped; filterErr says
+	// why for the first.
+	unfiltered uint64
+	filterErr  error
 }
-
-// errFilter marks a filter that failed to run: the user's mistake, not
-// the capture's.
-var errFilter = errors.New("filter")
 
 const (
 	batchLen     = 1024 // segments: enough to make a hand-over cheap (256 lost the second core to it), few enough to stay in the cache
@@ -144,7 +144,9 @@ func (r *reader) run(out chan<- []tracker.Segment) error {
 		if r.filter != nil {
 			ok, err := r.filter.Match(&fr)
 			if err != nil {
-				return fmt.Errorf("%w: %w", errFilter, err)
+				r.unfiltered++
+				r.filterErr = cmp.Or(r.filterErr, err)
+				continue
 			}
 			if !ok {
 				continue
@@ -173,8 +175,9 @@ func report(w io.Writer, tr *tracker.Tracker, o *options) error {
 	return metrics.WriteCounts(w, &st, o.all)
 }
 
-// summarize logs what was read and skipped: quiet unless something was
-// malformed.
+// summarize logs what was read and skipped: quiet unless a frame that may
+// have held TCP was skipped (malformed, of a link type or encapsulation
+// not decoded, a fragment), when one warning line names every count.
 func summarize(logger *slog.Logger, packets uint64, ds decode.Stats, ts tracker.Stats) {
 	args := []any{"packets", packets, "segments", ts.Segments, "flows", ts.Flows,
 		"rst_ignored", ts.IgnoredRST, "segments_ignored", ts.Ignored}
@@ -187,8 +190,8 @@ func summarize(logger *slog.Logger, packets uint64, ds decode.Stats, ts tracker.
 			m += n
 		}
 	})
-	if m > 0 {
-		logger.Warn("malformed frames skipped", append(args, "malformed", m)...)
+	if lost := ds.Lost(); lost > 0 {
+		logger.Warn("frames skipped", append(args, "skipped", lost, "malformed", m)...)
 		return
 	}
 	logger.Debug("capture read", args...)

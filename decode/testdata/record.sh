@@ -2,6 +2,7 @@
 # Records the real-kernel captures the decode tests compare with tshark:
 #   any-sll2.pcap   tcpdump -i any (Linux cooked v2), IPv4 and IPv6 on loopback
 #   veth.pcapng     an Ethernet veth carrying IPv4 and IPv6 (pcapng)
+#   mixed-links.pcapng  pcaps/handshake.pcap (Ethernet) and any-sll2.pcap in one file
 # Everything happens inside network namespaces this script creates and
 # deletes; run as root. Needs tcpdump, editcap (tshark), python3, iproute2.
 set -eu
@@ -58,3 +59,5 @@ wait $!
 finish
 editcap -F pcapng veth.pcap veth.pcapng && rm veth.pcap
 editcap -s 80 veth.pcapng snap80.pcap
+# Two link types in one file, for a filter that applies to one only.
+mergecap -F pcapng -w mixed-links.pcapng ../../pcaps/handshake.pcap any-sll2.pcap
