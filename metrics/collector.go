@@ -45,7 +45,7 @@ type Snapshot struct {
 type Collector struct {
 	snap atomic.Pointer[Snapshot]
 
-	states, unconfirmed, flows, flowsMax, packets, segments, transitions, rstIgnored,
+	states, unconfirmed, flows, flowsMax, packets, segments, transitions, rstIgnored, rstChallenged,
 	segmentsIgnored, decodeErrors, evictions, captureDrops, captureUp *prometheus.Desc
 }
 
@@ -73,6 +73,8 @@ func NewCollector() *Collector {
 			"from", "to"),
 		rstIgnored: desc("rst_ignored_total",
 			"RST segments ignored because their sequence number was outside the receiver's window (RFC 5961)."),
+		rstChallenged: desc("rst_challenged_total",
+			"RST segments inside the receiver's window but not at its next expected sequence number: Linux answers them with a challenge ACK and keeps the connection (RFC 5961)."),
 		segmentsIgnored: desc("segments_ignored_total",
 			"TCP segments that changed no state because their sequence or acknowledgment number was outside the window."),
 		decodeErrors: desc("decode_errors_total", "Malformed frames skipped by the decoder, by reason (truncated by the snaplen, bad lengths, bad options, ...).", "reason"),
@@ -103,7 +105,7 @@ func (c *Collector) Snapshot() *Snapshot {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.states, c.unconfirmed, c.flows, c.flowsMax, c.packets, c.segments, c.transitions, c.rstIgnored,
+		c.states, c.unconfirmed, c.flows, c.flowsMax, c.packets, c.segments, c.transitions, c.rstIgnored, c.rstChallenged,
 		c.segmentsIgnored, c.decodeErrors, c.evictions, c.captureDrops, c.captureUp,
 	} {
 		ch <- d
@@ -149,6 +151,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	counter(c.rstIgnored, t.IgnoredRST)
+	counter(c.rstChallenged, t.ChallengedRST)
 	counter(c.segmentsIgnored, t.Ignored)
 	for _, d := range s.Decode {
 		counter(c.decodeErrors, d.N, d.Reason)

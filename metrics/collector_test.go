@@ -39,6 +39,9 @@ var header = map[string]string{
 	"tcptrack_rst_ignored_total": `# HELP tcptrack_rst_ignored_total RST segments ignored because their sequence number was outside the receiver's window (RFC 5961).
 # TYPE tcptrack_rst_ignored_total counter
 `,
+	"tcptrack_rst_challenged_total": `# HELP tcptrack_rst_challenged_total RST segments inside the receiver's window but not at its next expected sequence number: Linux answers them with a challenge ACK and keeps the connection (RFC 5961).
+# TYPE tcptrack_rst_challenged_total counter
+`,
 	"tcptrack_segments_ignored_total": `# HELP tcptrack_segments_ignored_total TCP segments that changed no state because their sequence or acknowledgment number was outside the window.
 # TYPE tcptrack_segments_ignored_total counter
 `,
@@ -102,6 +105,7 @@ func testSnapshot(t testing.TB) *Snapshot {
 	st.Transitions[tracker.SynSent][tracker.Established] = 37
 	st.Transitions[tracker.Established][tracker.FinWait1] = 11
 	st.IgnoredRST = 2
+	st.ChallengedRST = 6
 	st.Ignored = 17
 	st.Evictions[tracker.EvictClosed] = 30
 	st.Evictions[tracker.EvictHalfOpen] = 4
@@ -154,6 +158,7 @@ tcptrack_unconfirmed_endpoints{state="closing"} 0
 				"tcptrack_packets_total", "tcptrack_packets_total 0\n",
 				"tcptrack_segments_total", "tcptrack_segments_total 0\n",
 				"tcptrack_rst_ignored_total", "tcptrack_rst_ignored_total 0\n",
+				"tcptrack_rst_challenged_total", "tcptrack_rst_challenged_total 0\n",
 				"tcptrack_segments_ignored_total", "tcptrack_segments_ignored_total 0\n",
 				"tcptrack_evictions_total", `tcptrack_evictions_total{reason="closed"} 0
 tcptrack_evictions_total{reason="half_open"} 0
@@ -199,6 +204,7 @@ tcptrack_transitions_total{from="syn_sent",to="established"} 37
 tcptrack_transitions_total{from="established",to="fin_wait1"} 11
 `,
 				"tcptrack_rst_ignored_total", "tcptrack_rst_ignored_total 2\n",
+				"tcptrack_rst_challenged_total", "tcptrack_rst_challenged_total 6\n",
 				"tcptrack_segments_ignored_total", "tcptrack_segments_ignored_total 17\n",
 				"tcptrack_decode_errors_total", `tcptrack_decode_errors_total{reason="truncated"} 3
 tcptrack_decode_errors_total{reason="tcp_options"} 0

@@ -19,14 +19,17 @@ func TestAdversarial(t *testing.T) {
 		ignoredRST uint64
 		ignored    uint64
 		flows      int
+		challenged uint64
 	}{
-		{"blind RST far outside the window", []ev{y(RST, 1<<25, 0), y(RST|ACK, 0xFFFF0000, 1)}, Established, Established, 2, 0, 2},
-		{"RST just past the window", []ev{y(RST, 1+64000<<7+10, 0)}, Established, Established, 1, 0, 2},
-		{"in-window RST closes the victim only", []ev{y(RST, 1+1000, 0)}, Unknown, Unknown, 0, 0, 2},
-		{"FIN far outside the window", []ev{y(FIN|ACK, 1<<30, 1)}, Established, Established, 0, 1, 2},
-		{"ACK far beyond anything sent", []ev{y(ACK, 1, 1<<30)}, Established, Established, 0, 1, 2},
-		{"old duplicate SYN", []ev{ev{from: 'X', flags: SYN, seq: 777, fresh: true}}, Established, Established, 0, 1, 2},
-		{"retransmitted SYN of the live connection", []ev{x(SYN, 0, 0)}, Established, Established, 0, 0, 2},
+		{"blind RST far outside the window", []ev{y(RST, 1<<25, 0), y(RST|ACK, 0xFFFF0000, 1)}, Established, Established, 2, 0, 2, 0},
+		{"RST just past the window", []ev{y(RST, 1+64000<<7+10, 0)}, Established, Established, 1, 0, 2, 0},
+		{"in-window RST not at RCV.NXT is challenged, one just below the window ignored: nothing changes", []ev{y(RST, 1+1000, 0), y(RST, 2, 0), y(RST, 0, 0)}, Established, Established, 1, 0, 2, 2},
+		{"RST at exactly RCV.NXT closes the victim only", []ev{y(RST, 1, 0)}, Unknown, Unknown, 0, 0, 2, 0},
+		{"FIN without ACK is discarded", []ev{y(FIN, 1, 0), y(PSH, 1, 0)}, Established, Established, 0, 2, 2, 0},
+		{"FIN far outside the window", []ev{y(FIN|ACK, 1<<30, 1)}, Established, Established, 0, 1, 2, 0},
+		{"ACK far beyond anything sent", []ev{y(ACK, 1, 1<<30)}, Established, Established, 0, 1, 2, 0},
+		{"old duplicate SYN", []ev{ev{from: 'X', flags: SYN, seq: 777, fresh: true}}, Established, Established, 0, 1, 2, 0},
+		{"retransmitted SYN of the live connection", []ev{x(SYN, 0, 0)}, Established, Established, 0, 0, 2, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -49,6 +52,9 @@ func TestAdversarial(t *testing.T) {
 			}
 			if got := after.IgnoredRST - before.IgnoredRST; got != c.ignoredRST {
 				t.Errorf("ignored RSTs +%d, want +%d", got, c.ignoredRST)
+			}
+			if got := after.ChallengedRST - before.ChallengedRST; got != c.challenged {
+				t.Errorf("challenged RSTs +%d, want +%d", got, c.challenged)
 			}
 			if got := after.Ignored - before.Ignored; got != c.ignored {
 				t.Errorf("ignored segments +%d, want +%d", got, c.ignored)

@@ -75,6 +75,10 @@ type Stats struct {
 	// Transitions counts state changes by [from][to].
 	Transitions [NumStates][NumStates]uint64
 	IgnoredRST  uint64 // RSTs outside the receiver's window
+	// ChallengedRST counts RSTs inside the receiver's window but not at
+	// its next expected sequence number: Linux answers them with a
+	// challenge ACK and keeps the connection (RFC 5961).
+	ChallengedRST uint64
 	// Ignored counts segments that moved no state because their sequence
 	// or acknowledgment number was outside the window.
 	Ignored   uint64

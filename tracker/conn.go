@@ -133,6 +133,7 @@ type aside struct {
 	window   uint16
 	flags    Flags
 	from     uint8
+	run      uint8 // data segments in a row from one side, this one the last (see advances)
 }
 
 // conn is one flow: two endpoints, the flow key and the table's

@@ -171,7 +171,7 @@ func (t *Tracker) open(key *flowKey, side int, seg *Segment, now tick) int32 {
 		c.setClient(guessClient(key.pa, key.pb))
 		c.flags |= flowPickup
 		t.flows.keepAside(i, aside{seq: Seq(seg.Seq), ack: Seq(seg.Ack), len: seg.PayloadLen,
-			flags: seg.Flags, window: seg.Window, from: uint8(side)})
+			flags: seg.Flags, window: seg.Window, from: uint8(side), run: uint8(min(seg.PayloadLen, 1))})
 	}
 	c.ep[side].mark = now
 	t.flows.setDeadline(i, c, t.deadline(c))
@@ -214,12 +214,14 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 	}
 	switch {
 	case seg.Flags&RST != 0:
-		if !rstAcceptable(snd, rcv, seg) {
-			t.stats.IgnoredRST++
+		if !t.reset(snd, rcv, seg) {
 			return
 		}
-		snd.facts |= closed
-		rcv.facts |= closed
+	case seg.Flags&(SYN|ACK) == 0 && rcv.has(gotSyn):
+		// Past SYN_SENT a segment without ACK is discarded, as RFC 9293
+		// and Linux do: a FIN or data from no real stack.
+		t.stats.Ignored++
+		return
 	case !acceptable(snd, rcv, seg):
 		t.stats.Ignored++
 		return
@@ -286,8 +288,12 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 		return false
 	case seg.Flags&SYN != 0:
 		return true // a new connection: synOnFlow restarts the flow
-	case uint8(side) == f.from && Seq(seg.Seq) == f.seq && Seq(seg.Ack) == f.ack && seg.Flags == f.flags:
-		return false // the same segment again
+	case uint8(side) != f.from:
+		if !answers(seg, &f) {
+			return false // not the other end of the same conversation
+		}
+	case !t.advances(i, seg, f):
+		return false // one side only, and not yet data a spoofer must pay for
 	}
 	c.flags |= flowProven
 	t.flows.dropAside(i)
@@ -316,6 +322,44 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 	return true
 }
 
+// answers reports whether seg, from the other side of a picked-up flow
+// than its first segment f, belongs to the same conversation: f
+// acknowledged the sequence number seg starts at, or seg acknowledges
+// what f sent.
+func answers(seg *Segment, f *aside) bool {
+	end := f.seq.Add(f.len)
+	if f.flags&FIN != 0 {
+		end = end.Add(1)
+	}
+	return f.flags&ACK != 0 && Seq(seg.Seq) == f.ack ||
+		seg.Flags&ACK != 0 && f.seq.Add(f.len).LessThanEq(Seq(seg.Ack)) && Seq(seg.Ack).LessThanEq(end)
+}
+
+// provingRun is how many data segments in a row, each starting where the
+// last ended, a flow seen from one side must show to count: a blind
+// spoofer who invents 4-tuples rarely pays for that, while a capture of
+// one direction of a real transfer (asymmetric routing) shows it at once.
+const provingRun = 3
+
+// advances records seg, from the same side as the flow's kept segment f,
+// and reports whether the side has now sent provingRun data segments in a
+// row, each starting where the last ended.
+func (t *Tracker) advances(i int32, seg *Segment, f aside) bool {
+	if seg.PayloadLen == 0 {
+		return false
+	}
+	run := uint8(1)
+	if f.len > 0 && Seq(seg.Seq) == f.seq.Add(f.len) {
+		run = f.run + 1
+	}
+	if run >= provingRun {
+		return true
+	}
+	t.flows.keepAside(i, aside{seq: Seq(seg.Seq), ack: Seq(seg.Ack), len: seg.PayloadLen,
+		flags: seg.Flags, window: seg.Window, from: f.from, run: run})
+	return false
+}
+
 // synOnFlow handles a SYN on a flow that already exists: a retransmission,
 // port reuse, an old duplicate or the answer to a SYN held back earlier.
 // It reports whether seg should go on through the rulebook.
@@ -330,7 +374,7 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 		return true // a retransmission: the rulebook weighs it as evidence
 	}
 	if seg.Flags&ACK == 0 {
-		if c.finished() {
+		if c.finished() || c.unanswered(side) {
 			t.restart(i, side, now)
 			return true
 		}
@@ -374,6 +418,13 @@ func (c *conn) finished() bool {
 		}
 	}
 	return true
+}
+
+// unanswered reports whether the flow is a handshake whose SYN, from side,
+// nothing ever answered: a new SYN from the same side with another ISN
+// replaces it, as the client gave up on it (Linux reuses the port).
+func (c *conn) unanswered(side int) bool {
+	return c.flags&flowPickup == 0 && c.client() == side && !c.ep[1-side].has(hasNxt)
 }
 
 // restart ends the connection on flow i and starts a new one on the same
@@ -575,19 +626,39 @@ func (t *Tracker) addListener(k listenKey, local bool) {
 	}
 }
 
-// rstAcceptable applies RFC 5961's spirit to a RST from snd to rcv: it must
-// fall in the receiver's window.
-func rstAcceptable(snd, rcv *endpoint, seg *Segment) bool {
+// reset applies an RST from snd to rcv as Linux does (RFC 5961, RULES.md):
+// it closes rcv only at exactly rcv's next expected sequence number (to a
+// SYN_SENT endpoint, only if it acks the SYN); inside the window otherwise,
+// rcv answers with a challenge ACK and nothing changes; outside, it is
+// ignored. It closes snd when its sequence number is one snd could send. It
+// reports whether anything closed, and counts what did not.
+func (t *Tracker) reset(snd, rcv *endpoint, seg *Segment) bool {
 	seq := Seq(seg.Seq)
+	// What snd could send: its next sequence number, or before the
+	// handshake completed its ISN (Linux's RST of a connect it aborts).
+	own := snd.has(hasNxt) && seq == snd.nxt || snd.has(sentSyn) && !snd.has(synAcked) && seq == snd.isn
 	switch {
 	case rcv.has(sentSyn) && !rcv.has(gotSyn) && !rcv.has(synAcked):
-		// SYN_SENT: acceptable if it acknowledges the SYN (RFC 793 p. 66).
-		return seg.Flags&ACK != 0 && Seq(seg.Ack) == rcv.isn.Add(1)
-	case rcv.has(hasAcked):
-		return seq.InWindow(rcv.acked, max(rcv.window(), 1))
-	case snd.has(hasNxt):
-		return seq.InWindow(snd.nxt, max(rcv.window(), 1))
+		// SYN_SENT: acceptable if it acknowledges the SYN (RFC 9293 3.10.7.3).
+		if seg.Flags&ACK != 0 && Seq(seg.Ack) == rcv.isn.Add(1) {
+			rcv.facts |= closed
+			snd.facts |= closed
+			return true
+		}
+	case own || rcv.has(hasAcked) && seq == rcv.acked:
+		// At rcv's next expected sequence number, as far as the wire
+		// shows it: what snd has sent, or what rcv has acknowledged.
+		if rcv.has(gotSyn) || rcv.has(synAcked) {
+			rcv.facts |= closed
+		}
+		snd.facts |= closed
+		return true
+	case rcv.has(hasAcked) && seq.InWindow(rcv.acked, max(rcv.window(), 1)) ||
+		snd.has(hasNxt) && seq.InWindow(snd.nxt, max(rcv.window(), 1)):
+		t.stats.ChallengedRST++
+		return false
 	}
+	t.stats.IgnoredRST++
 	return false
 }
 
