@@ -79,7 +79,7 @@ func NewCollector() *Collector {
 			"TCP segments that changed no state because their sequence or acknowledgment number was outside the window."),
 		decodeErrors: desc("decode_errors_total", "Malformed frames skipped by the decoder, by reason (truncated by the snaplen, bad lengths, bad options, ...).", "reason"),
 		evictions: desc("evictions_total",
-			"Flows dropped from the full flow table, by reason: closed, half_open (handshake not completed), idle (longest idle).",
+			"Flows dropped from the full flow table, by reason: closed, half_open (handshake not completed, or seen from one side), idle (longest idle); and listener: inferred listeners forgotten at their bound.",
 			"reason"),
 		captureDrops: desc("capture_drops_total",
 			"Packets lost before tcptrack saw them, as libpcap reports: where=kernel when the capture buffer was full, "+

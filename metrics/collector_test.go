@@ -48,7 +48,7 @@ var header = map[string]string{
 	"tcptrack_decode_errors_total": `# HELP tcptrack_decode_errors_total Malformed frames skipped by the decoder, by reason (truncated by the snaplen, bad lengths, bad options, ...).
 # TYPE tcptrack_decode_errors_total counter
 `,
-	"tcptrack_evictions_total": `# HELP tcptrack_evictions_total Flows dropped from the full flow table, by reason: closed, half_open (handshake not completed), idle (longest idle).
+	"tcptrack_evictions_total": `# HELP tcptrack_evictions_total Flows dropped from the full flow table, by reason: closed, half_open (handshake not completed, or seen from one side), idle (longest idle); and listener: inferred listeners forgotten at their bound.
 # TYPE tcptrack_evictions_total counter
 `,
 	"tcptrack_capture_drops_total": `# HELP tcptrack_capture_drops_total Packets lost before tcptrack saw them, as libpcap reports: where=kernel when the capture buffer was full, where=interface when the network interface or its driver dropped them.
@@ -163,6 +163,7 @@ tcptrack_unconfirmed_endpoints{state="closing"} 0
 				"tcptrack_evictions_total", `tcptrack_evictions_total{reason="closed"} 0
 tcptrack_evictions_total{reason="half_open"} 0
 tcptrack_evictions_total{reason="idle"} 0
+tcptrack_evictions_total{reason="listener"} 0
 `,
 				"tcptrack_capture_drops_total", `tcptrack_capture_drops_total{where="kernel"} 0
 tcptrack_capture_drops_total{where="interface"} 0
@@ -212,6 +213,7 @@ tcptrack_decode_errors_total{reason="tcp_options"} 0
 				"tcptrack_evictions_total", `tcptrack_evictions_total{reason="closed"} 30
 tcptrack_evictions_total{reason="half_open"} 4
 tcptrack_evictions_total{reason="idle"} 1
+tcptrack_evictions_total{reason="listener"} 0
 `,
 				"tcptrack_capture_drops_total", `tcptrack_capture_drops_total{where="kernel"} 12
 tcptrack_capture_drops_total{where="interface"} 7

@@ -118,3 +118,36 @@ func TestCaptureGap(t *testing.T) {
 		t.Error("the flow is not marked as having a capture gap")
 	}
 }
+
+// TestListenerFlood answers SYNs from thousands of invented servers: the
+// inferred listeners stay within their bound, the ones forgotten to make
+// room are counted, and after ListenerTimeout without an answer none is
+// left.
+func TestListenerFlood(t *testing.T) {
+	tr := New(Config{MaxFlows: 64})
+	now := time.Unix(1700000000, 0)
+	client := netip.MustParseAddr("192.0.2.1")
+	for i := range 5000 {
+		now = now.Add(time.Microsecond)
+		srv := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		tr.Track(&Segment{UnixNano: now.UnixNano(), Src: client, SrcPort: 40000, Dst: srv, DstPort: 80,
+			Flags: SYN, Seq: 100, Window: 1024})
+		tr.Track(&Segment{UnixNano: now.UnixNano(), Src: srv, SrcPort: 80, Dst: client, DstPort: 40000,
+			Flags: SYN | ACK, Seq: 900, Ack: 101, Window: 1024})
+	}
+	st := tr.Stats()
+	if bound := tr.maxListeners(); st.Listeners != bound || len(tr.listeners) != bound {
+		t.Errorf("%d listeners (%d held), want the bound %d", st.Listeners, len(tr.listeners), bound)
+	}
+	if want := uint64(5000 - tr.maxListeners()); st.Evictions[EvictListener] != want {
+		t.Errorf("%d listeners evicted, want %d", st.Evictions[EvictListener], want)
+	}
+	tr.Advance(now.Add(59 * time.Minute))
+	if n := tr.Stats().Listeners; n == 0 {
+		t.Error("listeners forgotten before ListenerTimeout")
+	}
+	tr.Advance(now.Add(DefaultListenerTimeout + DefaultListenerTimeout/4 + time.Second))
+	if n := tr.Stats().Listeners; n != 0 || len(tr.listeners) != 0 {
+		t.Errorf("%d listeners left (%d held) after ListenerTimeout without an answer, want 0", n, len(tr.listeners))
+	}
+}

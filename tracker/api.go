@@ -27,6 +27,10 @@ type Config struct {
 	// retransmitting its FIN. Linux waits at most TCP_RTO_MAX, 120 s,
 	// between two retransmissions. Default 120 s.
 	RetryTimeout time.Duration
+	// ListenerTimeout forgets an inferred listener that has answered no
+	// SYN for this long: a passive observer never sees a listening socket
+	// close. Default 1 h.
+	ListenerTimeout time.Duration
 	// Local, when not empty, restricts the counts and the listing to
 	// endpoints whose address lies in one of these prefixes: the view of
 	// netstat on those hosts.
@@ -45,10 +49,13 @@ const (
 	EvictClosed   EvictReason = iota // both endpoints closed or never shown
 	EvictHalfOpen                    // a handshake that had not completed
 	EvictIdle                        // the longest idle of the rest
+	// EvictListener is an inferred listener forgotten to make room for
+	// another: their number is bounded too.
+	EvictListener
 	NumEvictReasons
 )
 
-var evictNames = [NumEvictReasons]string{"closed", "half_open", "idle"}
+var evictNames = [NumEvictReasons]string{"closed", "half_open", "idle", "listener"}
 
 // String returns the reason as a metric label value.
 func (r EvictReason) String() string { return evictNames[r] }

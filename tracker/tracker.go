@@ -14,6 +14,7 @@ const (
 	DefaultHandshakeTimeout = 75 * time.Second
 	DefaultFinTimeout       = 60 * time.Second
 	DefaultRetryTimeout     = 120 * time.Second
+	DefaultListenerTimeout  = time.Hour
 	// assumedWScale is the window shift assumed for a flow whose SYNs were
 	// not seen: what Linux picks for its default buffer sizes.
 	assumedWScale = 7
@@ -43,7 +44,10 @@ type Tracker struct {
 	nowC      tick  // the capture clock, rounded up
 	tickEnd   int64 // when nowT next moves, nanoseconds since the Unix epoch
 	flows     table
-	listeners map[listenKey]bool // value: passes Config.Local
+	listeners map[listenKey]listener
+	// sweepAt is when advance next forgets the listeners not seen for
+	// ListenerTimeout, nanoseconds since the Unix epoch.
+	sweepAt int64
 	stats     Stats
 	tr        Transition // reused for OnTransition so that it does not escape
 	// replay holds a segment the tracker rebuilt (a pickup's first segment,
@@ -74,10 +78,13 @@ func New(cfg Config) *Tracker {
 	if cfg.RetryTimeout <= 0 {
 		cfg.RetryTimeout = DefaultRetryTimeout
 	}
+	if cfg.ListenerTimeout <= 0 {
+		cfg.ListenerTimeout = DefaultListenerTimeout
+	}
 	t := &Tracker{
 		cfg:       cfg,
 		flows:     newTable(cfg.MaxFlows),
-		listeners: make(map[listenKey]bool),
+		listeners: make(map[listenKey]listener),
 	}
 	// The table's memory is mapped, not the garbage collector's: give it
 	// back with the Tracker (see mappings).
@@ -149,6 +156,9 @@ func (t *Tracker) advance(n int64) {
 	t.setClock(n)
 	for i := t.flows.due(t.nowT); i >= 0; i = t.flows.due(t.nowT) {
 		t.expire(i)
+	}
+	if n >= t.sweepAt {
+		t.sweepListeners()
 	}
 	runtime.KeepAlive(t) // see mappings
 }
@@ -616,14 +626,58 @@ func (t *Tracker) reason(side int) string {
 	return ""
 }
 
+// listener is an inferred listening socket: when it last answered a SYN,
+// and whether it passes Config.Local.
+type listener struct {
+	last  int64 // nanoseconds since the Unix epoch
+	local bool
+}
+
+// maxListeners bounds the inferred listeners: an eighth of the flow
+// table's bound, at least 1024, so that a flood of SYN+ACKs from invented
+// servers stays within the memory the table's bound states.
+func (t *Tracker) maxListeners() int { return max(t.cfg.MaxFlows/8, 1024) }
+
+// addListener notes that k answered a SYN now. When the listeners are at
+// their bound, one of them (the map's pick) is forgotten to make room, and
+// counted.
 func (t *Tracker) addListener(k listenKey, local bool) {
-	if _, ok := t.listeners[k]; ok || len(t.listeners) >= t.cfg.MaxFlows {
+	if l, ok := t.listeners[k]; ok {
+		l.last = t.now
+		t.listeners[k] = l
 		return
 	}
-	t.listeners[k] = local
+	if len(t.listeners) >= t.maxListeners() {
+		for old, l := range t.listeners {
+			t.dropListener(old, l)
+			t.stats.Evictions[EvictListener]++
+			break
+		}
+	}
+	t.listeners[k] = listener{last: t.now, local: local}
 	if local {
 		t.stats.Listeners++
 	}
+}
+
+func (t *Tracker) dropListener(k listenKey, l listener) {
+	delete(t.listeners, k)
+	if l.local {
+		t.stats.Listeners--
+	}
+}
+
+// sweepListeners forgets the listeners that have answered no SYN for
+// ListenerTimeout: a passive observer never sees a listening socket close.
+// It runs every ListenerTimeout/4 of capture time at most.
+func (t *Tracker) sweepListeners() {
+	timeout := int64(t.cfg.ListenerTimeout)
+	for k, l := range t.listeners {
+		if t.now-l.last >= timeout {
+			t.dropListener(k, l)
+		}
+	}
+	t.sweepAt = t.now + timeout/4
 }
 
 // reset applies an RST from snd to rcv as Linux does (RFC 5961, RULES.md):
@@ -760,8 +814,8 @@ func inFlight(e, peer *endpoint) uint32 {
 // Listeners calls fn for every inferred listening socket, after the Local
 // filter.
 func (t *Tracker) Listeners(fn func(addr netip.AddrPort, vlan uint16)) {
-	for k, local := range t.listeners {
-		if local {
+	for k, l := range t.listeners {
+		if l.local {
 			fn(netip.AddrPortFrom(k.addr, k.port), k.vlan)
 		}
 	}
