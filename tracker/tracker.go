@@ -48,8 +48,8 @@ type Tracker struct {
 	// sweepAt is when advance next forgets the listeners not seen for
 	// ListenerTimeout, nanoseconds since the Unix epoch.
 	sweepAt int64
-	stats     Stats
-	tr        Transition // reused for OnTransition so that it does not escape
+	stats   Stats
+	tr      Transition // reused for OnTransition so that it does not escape
 	// replay holds a segment the tracker rebuilt (a pickup's first segment,
 	// a held SYN) while it runs through the rulebook; a local would escape
 	// through Transition.Cause and cost an allocation each time.
