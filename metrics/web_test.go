@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"log/slog"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -251,46 +249,6 @@ func TestServeReleasesListeners(t *testing.T) {
 		t.Fatalf("%s still held after Serve returned: %v", first, err)
 	}
 	l.Close()
-}
-
-func TestRegisterFlags(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		want WebConfig // after defaults
-	}{
-		{
-			name: "defaults",
-			want: WebConfig{ListenAddresses: []string{":9717"}, TelemetryPath: "/metrics"},
-		},
-		{
-			name: "every flag, listen address repeated",
-			args: []string{
-				"--web.listen-address=127.0.0.1:9717", "--web.listen-address", "[::1]:9717",
-				"--web.telemetry-path=/probe", "--web.config.file", "/etc/tcptrack/web.yml",
-			},
-			want: WebConfig{
-				ListenAddresses: []string{"127.0.0.1:9717", "[::1]:9717"},
-				TelemetryPath:   "/probe",
-				ConfigFile:      "/etc/tcptrack/web.yml",
-			},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var cfg WebConfig
-			fs := flag.NewFlagSet("tcptrack", flag.ContinueOnError)
-			cfg.RegisterFlags(fs)
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			got := cfg.withDefaults()
-			if !slices.Equal(got.ListenAddresses, tt.want.ListenAddresses) ||
-				got.TelemetryPath != tt.want.TelemetryPath || got.ConfigFile != tt.want.ConfigFile {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
 }
 
 // needTool returns the path of a program from the Debian package prometheus.

@@ -116,7 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.track.RetryTimeout, "retry-timeout", tracker.DefaultRetryTimeout, "close FIN_WAIT1, CLOSING and LAST_ACK endpoints silent for this long: the kernel gave up retransmitting")
 	fs.BoolVar(&o.checksums, "verify-checksums", false, "drop and count segments with a bad TCP checksum (off: offloading makes them common on the sending host)")
 	o.live.register(fs)
-	o.web.RegisterFlags(fs)
+	registerWebFlags(fs, &o.web)
 	level := fs.String("log.level", "info", "log `LEVEL` on stderr: debug, info, warn, error")
 	fs.BoolVar(&o.showVersion, "version", false, "print version and build information")
 	if err := fs.Parse(args); err != nil {
@@ -167,4 +167,19 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// registerWebFlags adds the exporter flags: the web listener's addresses,
+// paths, configuration file and the bounds on its connections.
+func registerWebFlags(fs *flag.FlagSet, cfg *metrics.WebConfig) {
+	fs.Func("web.listen-address", "address to serve metrics on; repeat the flag to listen on several (default "+metrics.DefaultListenAddress+")", func(s string) error {
+		cfg.ListenAddresses = append(cfg.ListenAddresses, s)
+		return nil
+	})
+	fs.StringVar(&cfg.TelemetryPath, "web.telemetry-path", metrics.DefaultTelemetryPath, "path under which to expose metrics")
+	fs.StringVar(&cfg.ConfigFile, "web.config.file", "", "path to an exporter-toolkit web configuration file enabling TLS and basic auth")
+	fs.DurationVar(&cfg.ReadTimeout, "web.read-timeout", metrics.DefaultReadTimeout, "time to read a request, headers and body, and the TLS handshake; a connection that sends nothing is closed after it")
+	fs.DurationVar(&cfg.WriteTimeout, "web.write-timeout", metrics.DefaultWriteTimeout, "time to write a response")
+	fs.DurationVar(&cfg.IdleTimeout, "web.idle-timeout", metrics.DefaultIdleTimeout, "time a keep-alive connection may wait for its next request")
+	fs.IntVar(&cfg.MaxConnections, "web.max-connections", metrics.DefaultMaxConnections, "connections served at once on each address; more wait in the kernel's accept queue")
 }
