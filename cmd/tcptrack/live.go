@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,21 +29,9 @@ const (
 )
 
 type liveOptions struct {
-	cfg  decode.LiveConfig
-	user string
-}
-
-func (l *liveOptions) register(fs *flag.FlagSet) {
-	fs.IntVar(&l.cfg.Snaplen, "s", decode.DefaultSnaplen, "live: bytes kept per frame (`SNAPLEN`); headers only is enough, payload lengths come from the IP header")
-	fs.BoolVar(&l.cfg.NoPromisc, "p", false, "live: do not put the interface into promiscuous mode")
-	fs.BoolVar(&l.cfg.Immediate, "immediate", false, "live: deliver each packet at once instead of in kernel batches")
-	fs.IntVar(&l.cfg.BufferSize, "B", 0, "live: kernel capture buffer in `KiB` (default libpcap's, 2048)")
-	fs.Func("capture-engine", "live: `ENGINE` reading the kernel's capture ring: pcap (libpcap; any interface) or afpacket (read from Go, without a cgo call per frame; named Ethernet, loopback and raw-IP interfaces) (default pcap)", func(s string) error {
-		e, err := decode.ParseEngine(s)
-		l.cfg.Engine = e
-		return err
-	})
-	fs.StringVar(&l.user, "user", "", "live: after opening the capture, drop root and run as `USER`, keeping only CAP_NET_RAW so the capture can be reopened")
+	cfg       decode.LiveConfig
+	user      string
+	waitIface bool
 }
 
 // capture is the live capture loop's state. It alone touches the tracker;
