@@ -40,8 +40,12 @@ const (
 	// DefaultMaxConnections caps the connections served at once, as the
 	// Prometheus server's --web.max-connections does, with its default.
 	DefaultMaxConnections = 512
-	// CountsPath serves WriteCounts output; ?all=1 adds the LISTEN line.
+	// CountsPath serves WriteCounts output; ?all=1 adds the LISTEN line,
+	// ?format=json (or Accept: application/json) gives WriteCountsJSON.
 	CountsPath = "/counts"
+	// SocketsPath serves the listing, as WriteSockets or WriteSocketsJSON,
+	// with the same parameters.
+	SocketsPath = "/sockets"
 )
 
 // maxHeaderBytes bounds a request's header: a scrape's is a few hundred
@@ -77,6 +81,9 @@ type WebConfig struct {
 	// MaxConnections caps the connections served at once, on each address;
 	// more wait in the kernel's accept queue. Default DefaultMaxConnections.
 	MaxConnections int
+	// Sockets returns the current listing for SocketsPath; nil serves none.
+	// It is called for each request, with the request's context.
+	Sockets func(ctx context.Context, all bool) (*Listing, error)
 }
 
 func (cfg WebConfig) withDefaults() WebConfig {
@@ -236,9 +243,13 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler, error) {
-	if !strings.HasPrefix(cfg.TelemetryPath, "/") || cfg.TelemetryPath == "/" || cfg.TelemetryPath == CountsPath {
-		return nil, fmt.Errorf("%w: --web.telemetry-path %q: want a path other than / and %s",
-			ErrWebConfig, cfg.TelemetryPath, CountsPath)
+	switch cfg.TelemetryPath {
+	case "/", CountsPath, SocketsPath:
+		return nil, fmt.Errorf("%w: --web.telemetry-path %q: want a path other than /, %s and %s",
+			ErrWebConfig, cfg.TelemetryPath, CountsPath, SocketsPath)
+	}
+	if !strings.HasPrefix(cfg.TelemetryPath, "/") {
+		return nil, fmt.Errorf("%w: --web.telemetry-path %q: want a path starting with /", ErrWebConfig, cfg.TelemetryPath)
 	}
 	reg := NewRegistry(c)
 	metricsHandler := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -247,18 +258,50 @@ func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler,
 		MaxRequestsInFlight: 10,
 	}))
 	counts := func(w http.ResponseWriter, r *http.Request) {
-		all := false
-		if v := r.URL.Query().Get("all"); v != "" {
-			var err error
-			if all, err = strconv.ParseBool(v); err != nil {
-				http.Error(w, "all: want a boolean, e.g. all=1", http.StatusBadRequest)
-				return
-			}
+		all, asJSON, ok := listingParams(w, r)
+		if !ok {
+			return
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := WriteCounts(w, &c.Snapshot().Tracker, all); err != nil {
+		st := &c.Snapshot().Tracker
+		var err error
+		if asJSON {
+			w.Header().Set("Content-Type", "application/json")
+			err = WriteCountsJSON(w, st, all)
+		} else {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			err = WriteCounts(w, st, all)
+		}
+		if err != nil {
 			logger.Debug("counts not delivered", "remote", r.RemoteAddr, "err", err)
 		}
+	}
+	sockets := func(w http.ResponseWriter, r *http.Request) {
+		all, asJSON, ok := listingParams(w, r)
+		if !ok {
+			return
+		}
+		l, err := cfg.Sockets(r.Context(), all)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if asJSON {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			err = WriteSocketsJSON(w, l, all)
+		} else {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			err = WriteSockets(w, l, all)
+		}
+		if err != nil {
+			logger.Debug("listing not delivered", "remote", r.RemoteAddr, "err", err)
+		}
+	}
+	links := []web.LandingLinks{
+		{Address: cfg.TelemetryPath, Text: "Metrics"},
+		{Address: CountsPath, Text: "Counts", Description: "netstat-style STATE count lines; ?all=1 adds LISTEN, ?format=json gives JSON"},
+	}
+	if cfg.Sockets != nil {
+		links = append(links, web.LandingLinks{Address: SocketsPath, Text: "Sockets", Description: "every endpoint, as ss -tan lists sockets; ?all=1 adds LISTEN, ?format=json gives JSON lines"})
 	}
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "tcptrack",
@@ -267,10 +310,7 @@ func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler,
 		// pprof is not served: an exporter on a capture host has no business
 		// exposing its heap to whoever can reach the port.
 		Profiling: "false",
-		Links: []web.LandingLinks{
-			{Address: cfg.TelemetryPath, Text: "Metrics"},
-			{Address: CountsPath, Text: "Counts", Description: "netstat-style STATE count lines; ?all=1 adds LISTEN"},
-		},
+		Links:     links,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: landing page: %w", ErrWebConfig, err)
@@ -284,8 +324,39 @@ func newHandler(cfg WebConfig, c *Collector, logger *slog.Logger) (http.Handler,
 			metricsHandler.ServeHTTP(w, r)
 		case CountsPath:
 			counts(w, r)
+		case SocketsPath:
+			if cfg.Sockets == nil {
+				http.NotFound(w, r)
+				return
+			}
+			sockets(w, r)
 		default:
 			landing.ServeHTTP(w, r) // "/" itself, and 404 for the rest
 		}
 	}), nil
+}
+
+// listingParams reads ?all= and the format (?format=json|text, else the
+// Accept header) of /counts and /sockets; on a bad value it answers 400 and
+// returns ok false.
+func listingParams(w http.ResponseWriter, r *http.Request) (all, asJSON, ok bool) {
+	q := r.URL.Query()
+	if v := q.Get("all"); v != "" {
+		var err error
+		if all, err = strconv.ParseBool(v); err != nil {
+			http.Error(w, "all: want a boolean, e.g. all=1", http.StatusBadRequest)
+			return false, false, false
+		}
+	}
+	switch q.Get("format") {
+	case "json":
+		asJSON = true
+	case "text":
+	case "":
+		asJSON = strings.Contains(r.Header.Get("Accept"), "application/json")
+	default:
+		http.Error(w, "format: want json or text", http.StatusBadRequest)
+		return false, false, false
+	}
+	return all, asJSON, true
 }

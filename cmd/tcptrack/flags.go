@@ -102,15 +102,6 @@ func (v namedValue) Set(s string) error {
 	return nil
 }
 
-func (c *cli) spec(long string) *flagSpec {
-	for _, f := range c.specs {
-		if f.long == long {
-			return f
-		}
-	}
-	panic("no flag --" + long)
-}
-
 // newCLI describes every flag and binds it to o.
 func newCLI(o *options) *cli {
 	// "@file" would otherwise read arguments from a file: a capture named
@@ -179,7 +170,7 @@ var errHelp = errors.New("help printed")
 func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	o := &options{}
 	c := newCLI(o)
-	if _, err := c.app.Parse(negativeValues(c, args)); err != nil {
+	if _, err := c.app.Parse(joinValues(c, args)); err != nil {
 		return nil, c.explain(err)
 	}
 	switch {
@@ -196,30 +187,79 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	return o, nil
 }
 
-// negativeValues joins a flag that takes a value with a following argument
-// that starts with "-" and a digit (--max-flows -1), which kingpin would
-// take for a short flag, so that the value reaches its check and is refused
-// there with a reason.
-func negativeValues(c *cli, args []string) []string {
+// joinValues joins a flag that takes a value with a following argument
+// that kingpin would not take as one: "-" (-r -, --transitions -), which its
+// lexer drops, and a negative number (--max-flows -1), which it takes for a
+// short flag. The pair becomes --long=VALUE, so that "-" arrives whole and a
+// negative value reaches its check and is refused there with a reason. A
+// cluster of short flags ending in one that takes a value (-nr -) is split.
+func joinValues(c *cli, args []string) []string {
+	takesValue := func(f *flagSpec) bool { return f != nil && f.arg != "" }
+	odd := func(v string) bool {
+		return v == "-" || len(v) > 1 && v[0] == '-' && v[1] >= '0' && v[1] <= '9'
+	}
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if strings.HasPrefix(a, "--") && !strings.Contains(a, "=") && i+1 < len(args) {
-			n := args[i+1]
-			if len(n) > 1 && n[0] == '-' && n[1] >= '0' && n[1] <= '9' {
-				for _, f := range c.specs {
-					if "--"+f.long == a && f.arg != "" {
-						out = append(out, a+"="+n)
-						i++
-						goto next
-					}
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if i+1 >= len(args) || !odd(args[i+1]) {
+			out = append(out, a)
+			continue
+		}
+		switch {
+		case strings.HasPrefix(a, "--") && !strings.Contains(a, "="):
+			if f := c.byLong(a[2:]); takesValue(f) {
+				out = append(out, a+"="+args[i+1])
+				i++
+				continue
+			}
+		case len(a) > 1 && a[0] == '-' && a[1] != '-':
+			// Short flags before the last must be switches for the last
+			// to be the one whose value follows.
+			last := c.byShort(rune(a[len(a)-1]))
+			if takesValue(last) && !c.attached(a[1:len(a)-1]) {
+				if len(a) > 2 {
+					out = append(out, a[:len(a)-1])
 				}
+				out = append(out, "--"+last.long+"="+args[i+1])
+				i++
+				continue
 			}
 		}
 		out = append(out, a)
-	next:
 	}
 	return out
+}
+
+// attached reports whether a cluster of short flags holds one that takes a
+// value, which then takes the rest of the cluster as it.
+func (c *cli) attached(cluster string) bool {
+	for _, r := range cluster {
+		if f := c.byShort(r); f == nil || f.arg != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cli) byLong(name string) *flagSpec {
+	for _, f := range c.specs {
+		if f.long == name {
+			return f
+		}
+	}
+	return nil
+}
+
+func (c *cli) byShort(r rune) *flagSpec {
+	for _, f := range c.specs {
+		if f.short == r {
+			return f
+		}
+	}
+	return nil
 }
 
 // explain turns kingpin's errors into the command's wording.
@@ -251,7 +291,7 @@ func (c *cli) check(o *options) error {
 				return fmt.Errorf("%s applies to live capture (-i) only", f.spelling(func(s string) string { return s }))
 			}
 		}
-	} else if c.spec("advance").set {
+	} else if c.byLong("advance").set {
 		return errors.New("--advance applies to files (-r) only: live, the timers run on the clock")
 	}
 	switch {

@@ -34,32 +34,24 @@ func (p *progress) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// openCapture opens the capture file; with a terminal on stderr and a
-// regular file it returns a progress to tick as frames are read, else nil.
-func openCapture(path string, stderr io.Writer) (decode.Source, *progress, error) {
-	tty, ok := stderr.(*os.File)
-	if path == "-" || !ok || !term.IsTerminal(int(tty.Fd())) {
-		src, err := decode.OpenFile(path)
-		return src, nil, err
+// openCapture reads the capture's header from in; with a terminal on
+// stderr and a regular file it returns a progress to tick as frames are
+// read, else nil.
+func openCapture(in *input, stderr io.Writer) (decode.Source, *progress, error) {
+	var r io.Reader = in
+	var p *progress
+	if tty, ok := stderr.(*os.File); ok && term.IsTerminal(int(tty.Fd())) {
+		if st, err := in.f.Stat(); err == nil && st.Mode().IsRegular() {
+			p = &progress{r: in, out: stderr, size: st.Size(), start: time.Now()}
+			r = p
+		}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		src, err := decode.OpenFile(path) // its error names what is wrong
-		return src, nil, err
-	}
-	p := &progress{out: stderr, size: st.Size(), start: time.Now()}
-	p.r = f
-	src, err := decode.NewReader(path, struct {
+	src, err := decode.NewReader(in.name, struct {
 		io.Reader
 		io.Closer
-	}{p, f})
+	}{r, in})
 	if err != nil {
-		f.Close()
+		in.Close()
 		return nil, nil, err
 	}
 	return src, p, nil
