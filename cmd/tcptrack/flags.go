@@ -113,10 +113,10 @@ func newCLI(o *options) *cli {
 
 	c.flag(g, "read", 'r', "FILE", "read a capture file: pcap, pcapng, either gzip-compressed (`-` for stdin)").StringVar(&o.file)
 	c.flag(g, "interface", 'i', "IFACE", "capture live on an interface (see Live mode)").StringVar(&o.iface)
-	c.flag(g, "numeric", 'n', "", "accepted and ignored, for tcpdump habits: tcptrack never resolves names").Bool()
+	c.flag(g, "numeric", 'n', "", "accepted and ignored, for tcpdump habits (`-n`, `-nn`): tcptrack never resolves names").SetValue(noop{})
 	c.flag(g, "sockets", 0, "", "instead of the counts, list every live endpoint like `ss -tan`: `State Recv-Q Send-Q Local Address:Port Peer Address:Port`, IPv6 in brackets, sorted by local then peer address").BoolVar(&o.sockets)
-	c.flag(g, "all", 'a', "", "also report inferred listeners: a `LISTEN n` line after the counts, and `LISTEN` rows in `--sockets` (like `netstat -a`)").BoolVar(&o.all)
-	c.flag(g, "json", 0, "", "print the counts as one JSON object: `{\"time\":…,\"states\":{\"ESTABLISHED\":2,…},\"flows\":1}`, every state present, zeros included; with `--sockets`, the listing as one JSON object a line").BoolVar(&o.json)
+	c.flag(g, "all", 'a', "", "also report inferred listeners: a `LISTEN n` line after the counts, and `LISTEN` rows in `--sockets` (like `netstat -a`); and the unconfirmed endpoints as an `UNCONFIRMED n` line").BoolVar(&o.all)
+	c.flag(g, "json", 0, "", "print the counts as one JSON object: `{\"time\":…,\"states\":{\"ESTABLISHED\":2,…},\"unconfirmed\":{\"SYN_SENT\":0,…},\"flows\":1}`, every state present, zeros included; with `--sockets`, the listing as one JSON object a line").BoolVar(&o.json)
 	c.flag(g, "transitions", 0, "FILE", "write every state change as one JSON object a line (`-` for stdout, before the report), see below; the file is created mode 0600, reopened on SIGHUP").StringVar(&o.transitions)
 	value(c.flag(g, "local", 0, "PREFIXES", "count and list only endpoints whose address is in these comma-separated prefixes; a bare address is one host"), "--local", prefixesValue{&o.track.Local})
 	value(c.flag(g, "advance", 0, "DURATION", "file mode: report states this long after the last packet (e.g. `61s`)"), "--advance", durationValue{&o.advance})
@@ -337,6 +337,14 @@ func contains(s []string, v string) bool {
 	return false
 }
 
+// noop is a switch that may be repeated and means nothing: -n, -nn.
+type noop struct{}
+
+func (noop) Set(string) error   { return nil }
+func (noop) String() string     { return "" }
+func (noop) IsBoolFlag() bool   { return true }
+func (noop) IsCumulative() bool { return true }
+
 // durationValue is a duration flag whose error says what is wanted.
 type durationValue struct{ d *time.Duration }
 
@@ -360,7 +368,7 @@ type prefixesValue struct{ p *[]netip.Prefix }
 func (v prefixesValue) Set(s string) error {
 	p, err := parsePrefixes(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", s, err)
 	}
 	*v.p = append(*v.p, p...)
 	return nil
