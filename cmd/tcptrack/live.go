@@ -352,9 +352,12 @@ func (c *capture) loop(ctx context.Context) {
 			}
 			now = fr.UnixNano
 		case errors.Is(err, decode.ErrTimeout):
-			// A quiet link: let timers run out on the wall clock.
+			// A quiet link: let timers run out on the wall clock, and
+			// write out the transitions of the traffic before the lull
+			// now rather than at the next publish.
 			now = time.Now().UnixNano()
 			c.tr.Advance(time.Unix(0, now))
+			c.tw.flush() // an error is logged at the publish
 		default:
 			c.logger.Error("capture failed; will reopen", "interface", c.o.iface, "err", err)
 			c.closeSource()

@@ -371,3 +371,63 @@ func urlEscape(s string) string {
 	}
 	return b.String()
 }
+
+// TestLiveTransitionsFlushed checks that live, --transitions - reaches
+// stdout within about a second of the change, each line whole.
+func TestLiveTransitionsFlushed(t *testing.T) {
+	requireRoot(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	addr := freeAddr(t)
+	var out lockedBuffer
+	cmd := child("-i", "lo", "--web.listen-address", addr, "--transitions", "-", "tcp", "port", strconv.Itoa(port))
+	cmd.Stdout = &out
+	var errb lockedBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Wait for the capture: the listener serves once it is open.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no listener: %s", errb.String())
+		}
+	}
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dialled := time.Now()
+	for !strings.Contains(out.String(), `"to":"ESTABLISHED"`) {
+		if time.Since(dialled) > 3*time.Second {
+			t.Fatalf("no transition on stdout 3 s after a connection (stdout %q)", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the handshake's transitions reached stdout %v after the dial", time.Since(dialled).Round(time.Millisecond))
+	s := out.String()
+	for _, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("not a whole JSON line: %q", line)
+		}
+	}
+}
