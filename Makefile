@@ -6,7 +6,12 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REV     ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 VPKG    := github.com/prometheus/common/version
-LDFLAGS := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REV) -X $(VPKG).Branch=main
+BRANCH  ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+# The commit's date, not the build's, so that a build is reproducible.
+DATE    ?= $(shell git log -1 --format=%cd --date=format:%Y%m%d-%H:%M:%S 2>/dev/null || echo unknown)
+USER    ?= $(shell id -un)
+LDFLAGS := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REV) -X $(VPKG).Branch=$(BRANCH) \
+	-X $(VPKG).BuildUser=$(USER)@$(shell hostname) -X $(VPKG).BuildDate=$(DATE)
 
 # Debian packages: libpcap-dev to build; the rest for the tests, which use
 # the real kernel (iproute2, iptables, tcpdump), a real Prometheus server and

@@ -37,8 +37,14 @@
 //	-X github.com/prometheus/common/version.BuildUser=...
 //	-X github.com/prometheus/common/version.BuildDate=...
 //
-// Serve runs the listener through github.com/prometheus/exporter-toolkit, so
-// --web.config.file gives TLS and basic auth exactly as in other exporters. It
-// serves the metrics at --web.telemetry-path, the counts at /counts (the lines
-// the CLI prints; ?all=1 adds LISTEN) and a landing page at /.
+// Listen binds the web listener and Serve runs it through
+// github.com/prometheus/exporter-toolkit, so --web.config.file gives TLS and
+// basic auth exactly as in other exporters; binding apart lets the command
+// bind as root and serve after dropping privileges. It serves the metrics at
+// --web.telemetry-path, the counts at /counts (the lines the CLI prints;
+// ?all=1 adds LISTEN), the socket listing at /sockets when WebConfig.Sockets
+// gives one, both as JSON with ?format=json or Accept: application/json, and
+// a landing page at /. Every connection has read, write and idle timeouts,
+// and a cap on connections (netutil.LimitListener) keeps the rest in the
+// kernel's accept queue, so that idle clients cannot starve the scrapes.
 package metrics

@@ -4,19 +4,21 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/tracker"
 )
 
 // syncBuffer collects log output from the server's goroutines; it is shown
@@ -150,6 +152,9 @@ func TestServeEndpoints(t *testing.T) {
 		{"counts with listeners", byDefault + "/counts?all=1", 200, "ESTABLISHED 2\nTIME_WAIT 1\nLISTEN 3\n", true},
 		{"counts all=false", byDefault + "/counts?all=false", 200, "ESTABLISHED 2\nTIME_WAIT 1\n", true},
 		{"counts bad all", byDefault + "/counts?all=maybe", 400, "all: want a boolean", false},
+		{"counts as JSON", byDefault + "/counts?format=json", 200, `"states":{"CLOSE_WAIT":0,"CLOSING":0,"ESTABLISHED":2,`, false},
+		{"counts bad format", byDefault + "/counts?format=xml", 400, "format: want json or text", false},
+		{"no listing without a source", byDefault + "/sockets", 404, "", false},
 		{"unknown path", byDefault + "/nothing", 404, "", false},
 		{"moved telemetry path", moved + "/probe/%7Bmetrics%7D/", 200, `tcptrack_connection_states{state="listen"} 3` + "\n", false},
 		{"old telemetry path gone", moved + "/metrics", 404, "", false},
@@ -180,6 +185,69 @@ func TestServeEndpoints(t *testing.T) {
 			t.Errorf("after Publish, /counts = %q, want %q", body, "CLOSE_WAIT 4\n")
 		}
 	})
+}
+
+// TestServeSockets checks /sockets as text and JSON lines, from the
+// Sockets function, with and without listeners.
+func TestServeSockets(t *testing.T) {
+	l := &Listing{
+		Sockets:   []tracker.Socket{{State: tracker.Established, Local: netip.MustParseAddrPort("192.0.2.2:80"), Peer: netip.MustParseAddrPort("192.0.2.1:40000")}},
+		Listeners: []tracker.Socket{{State: tracker.Listen, Local: netip.MustParseAddrPort("192.0.2.2:80")}},
+	}
+	var asked []bool
+	var mu sync.Mutex
+	cfg := WebConfig{Sockets: func(_ context.Context, all bool) (*Listing, error) {
+		mu.Lock()
+		asked = append(asked, all)
+		mu.Unlock()
+		return l, nil
+	}}
+	base := "http://" + startServe(t, cfg, NewCollector())
+	for _, tc := range []struct{ url, accept, want string }{
+		{base + "/sockets", "", "ESTABLISHED       0      0 192.0.2.2:80"},
+		{base + "/sockets?all=1", "", "LISTEN            0      0 192.0.2.2:80                                  *:*"},
+		{base + "/sockets?format=json", "", `{"state":"ESTABLISHED","recv_q":0,"send_q":0,"local":"192.0.2.2:80","peer":"192.0.2.1:40000"}` + "\n"},
+		{base + "/sockets?all=true", "application/json", `{"state":"LISTEN","recv_q":0,"send_q":0,"local":"192.0.2.2:80"}` + "\n"},
+	} {
+		req, _ := http.NewRequest("GET", tc.url, nil)
+		if tc.accept != "" {
+			req.Header.Set("Accept", tc.accept)
+		}
+		resp, err := testClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), tc.want) {
+			t.Errorf("%s (Accept %q): %d\n%s\nwant it to hold %q", tc.url, tc.accept, resp.StatusCode, body, tc.want)
+		}
+	}
+	if want := []bool{false, true, false, true}; fmt.Sprint(asked) != fmt.Sprint(want) {
+		t.Errorf("Sockets called with all = %v, want %v", asked, want)
+	}
+}
+
+// TestServeTimeouts checks that a connection that sends nothing is closed
+// after the read timeout, freeing its place under the connection cap.
+func TestServeTimeouts(t *testing.T) {
+	addr := startServe(t, WebConfig{ReadTimeout: 300 * time.Millisecond, MaxConnections: 1}, NewCollector())
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	start := time.Now()
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("an idle connection read %v, want EOF when the server closes it", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("an idle connection was closed after %v, want about the read timeout", d)
+	}
+	if status, _ := get(t, testClient, "http://"+addr+"/counts"); status != 200 {
+		t.Errorf("after the idle connection left, /counts answered %d", status)
+	}
 }
 
 func TestServeErrors(t *testing.T) {
@@ -251,46 +319,6 @@ func TestServeReleasesListeners(t *testing.T) {
 		t.Fatalf("%s still held after Serve returned: %v", first, err)
 	}
 	l.Close()
-}
-
-func TestRegisterFlags(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		want WebConfig // after defaults
-	}{
-		{
-			name: "defaults",
-			want: WebConfig{ListenAddresses: []string{":9717"}, TelemetryPath: "/metrics"},
-		},
-		{
-			name: "every flag, listen address repeated",
-			args: []string{
-				"--web.listen-address=127.0.0.1:9717", "--web.listen-address", "[::1]:9717",
-				"--web.telemetry-path=/probe", "--web.config.file", "/etc/tcptrack/web.yml",
-			},
-			want: WebConfig{
-				ListenAddresses: []string{"127.0.0.1:9717", "[::1]:9717"},
-				TelemetryPath:   "/probe",
-				ConfigFile:      "/etc/tcptrack/web.yml",
-			},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var cfg WebConfig
-			fs := flag.NewFlagSet("tcptrack", flag.ContinueOnError)
-			cfg.RegisterFlags(fs)
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			got := cfg.withDefaults()
-			if !slices.Equal(got.ListenAddresses, tt.want.ListenAddresses) ||
-				got.TelemetryPath != tt.want.TelemetryPath || got.ConfigFile != tt.want.ConfigFile {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
 }
 
 // needTool returns the path of a program from the Debian package prometheus.

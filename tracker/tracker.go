@@ -86,6 +86,7 @@ func New(cfg Config) *Tracker {
 		flows:     newTable(cfg.MaxFlows),
 		listeners: make(map[listenKey]listener),
 	}
+	t.startClock()
 	// The table's memory is mapped, not the garbage collector's: give it
 	// back with the Tracker (see mappings).
 	runtime.AddCleanup(t, (*mappings).release, t.flows.mem)
@@ -732,7 +733,7 @@ func acceptable(snd, rcv *endpoint, seg *Segment) bool {
 // Stats returns a snapshot of the counts and counters.
 func (t *Tracker) Stats() Stats {
 	s := t.stats
-	s.Time = time.Unix(0, t.now)
+	s.Time = time.Unix(0, t.clockNanos())
 	s.Flows = t.flows.len()
 	s.MaxFlows = t.cfg.MaxFlows
 	return s

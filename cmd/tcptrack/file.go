@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tcptrack/tcptrack/decode"
@@ -14,24 +18,58 @@ import (
 )
 
 // runFile tracks a capture file to its end and prints the report. On a
-// read error it still prints the report for everything before the error.
+// read error it still prints the report for everything before the error;
+// on SIGINT or SIGTERM it stops reading and reports what it read.
 func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
-	tw, closeTW, err := openTransitions(o, stdout)
-	if err != nil {
+	tw := newTransitions(o)
+	if err := tw.open(stdout); err != nil {
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitUsage
 	}
-	defer closeTW()
-	var filter *decode.Filter
+	defer tw.close()
+	var (
+		filter *decode.Filter
+		err    error
+	)
 	if o.filter != "" {
 		if filter, err = decode.NewFilter(o.filter); err != nil {
-			fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+			fmt.Fprintf(stderr, "tcptrack: %v; see --help\n", err)
 			return exitUsage
 		}
 		defer filter.Close()
 	}
-	src, prog, err := openCapture(o.file, stderr)
+
+	// Signals are caught before the file is opened: reading a pipe's
+	// header may already wait for the writer.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	in, err := openInput(o.file)
 	if err != nil {
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+		return exitCapture
+	}
+	defer in.Close()
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == syscall.SIGHUP {
+					reopenTransitions(tw, logger)
+					continue
+				}
+				in.interrupt(sig)
+			case <-in.done:
+				return
+			}
+		}
+	}()
+
+	src, prog, err := openCapture(in, stderr)
+	if err != nil {
+		if interrupted(in.stopped()) {
+			return reportInterrupted(o, tracker.New(o.track), tw, nil, in.sig, stdout, stderr)
+		}
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitCapture
 	}
@@ -40,24 +78,44 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 	tr := tracker.New(o.track)
 	dec := decode.NewDecoder()
 	dec.VerifyChecksums = o.checksums
-	rd := &reader{src: src, dec: dec, filter: filter, prog: prog}
-	for segs := range rd.start() {
-		tr.TrackBatch(segs)
-		rd.recycle(segs)
+	rd := &reader{src: src, dec: dec, filter: filter, prog: prog, stop: &in.stop}
+	batches := rd.start()
+	stopped := in.stopped()
+	var stuck <-chan time.Time
+read:
+	for {
+		select {
+		case segs, ok := <-batches:
+			if !ok {
+				break read
+			}
+			tr.TrackBatch(segs)
+			rd.recycle(segs)
+		case <-stopped:
+			// The reader stops at its next frame, or at once if it waits
+			// on a pipe; anything else it waits on (a terminal) is given
+			// a moment before its batch in hand is let go.
+			stopped, stuck = nil, time.After(stuckAfter)
+		case <-stuck:
+			rd = nil
+			break read
+		}
+	}
+	in.finish()
+	if interrupted(in.stopped()) {
+		if rd != nil {
+			rd.err = nil // the deadline that cut a read short
+		}
+		return reportInterrupted(o, tr, tw, rd, in.sig, stdout, stderr)
 	}
 	packets, last := rd.packets, rd.last
 	readErr := rd.err
 	prog.done()
 	if !last.IsZero() {
-		tr.Advance(last.Add(o.advance))
+		advanceTo(tr, last, o.advance, logger)
 	}
-	if err := report(stdout, tr, o); err != nil {
-		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
-		return exitCapture
-	}
-	if err := tw.flush(); err != nil {
-		fmt.Fprintf(stderr, "tcptrack: transitions: %v\n", err)
-		return exitCapture
+	if code := writeReport(stdout, stderr, tr, tw, o); code != exitOK {
+		return code
 	}
 	summarize(logger, packets, dec.Stats(), tr.Stats())
 	if rd.unfiltered > 0 {
@@ -71,6 +129,70 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 	return exitOK
 }
 
+// stuckAfter is how long an interrupted file mode waits for a read that
+// cannot be cut short.
+const stuckAfter = time.Second
+
+func interrupted(stopped <-chan struct{}) bool {
+	select {
+	case <-stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// reportInterrupted prints the report of what was read before SIGINT or
+// SIGTERM, and says on stderr where reading stopped. rd is nil if nothing
+// was read or the reader could not be stopped.
+func reportInterrupted(o *options, tr *tracker.Tracker, tw *transitionWriter, rd *reader, sig os.Signal, stdout, stderr io.Writer) int {
+	if rd != nil && rd.prog != nil {
+		rd.prog.done()
+	}
+	if code := writeReport(stdout, stderr, tr, tw, o); code != exitOK {
+		return code
+	}
+	name := o.file
+	if name == "-" {
+		name = "stdin"
+	}
+	switch {
+	case rd == nil:
+		fmt.Fprintf(stderr, "tcptrack: %v: stopped reading %s while waiting for input; the report above covers what was read before\n", sig, name)
+	case rd.packets == 0:
+		fmt.Fprintf(stderr, "tcptrack: %v: stopped reading %s before its first packet\n", sig, name)
+	default:
+		fmt.Fprintf(stderr, "tcptrack: %v: stopped reading %s after packet %d (captured %s); the report above covers the %d packets read\n",
+			sig, name, rd.packets, rd.last.UTC().Format(time.RFC3339Nano), rd.packets)
+	}
+	return exitOK
+}
+
+// writeReport flushes the transitions, then prints the report after them.
+func writeReport(stdout, stderr io.Writer, tr *tracker.Tracker, tw *transitionWriter, o *options) int {
+	err := tw.stdout(func() error { return report(stdout, tr, o) })
+	if err == nil {
+		err = tw.flush()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+		return exitCapture
+	}
+	return exitOK
+}
+
+// reopenTransitions is what SIGHUP does.
+func reopenTransitions(tw *transitionWriter, logger *slog.Logger) {
+	switch reopened, err := tw.reopen(); {
+	case err != nil:
+		logger.Error("SIGHUP: reopening the transitions file failed; transitions are lost until the next SIGHUP succeeds", "err", err)
+	case reopened:
+		logger.Info("SIGHUP: transitions file reopened", "file", tw.path)
+	default:
+		logger.Info("SIGHUP: no file to reopen")
+	}
+}
+
 // reader reads and decodes a capture on a goroutine of its own, handing
 // the tracker batches of segments: decoding one batch while the tracker
 // tracks the one before takes the second core when there is one. With one
@@ -80,6 +202,7 @@ type reader struct {
 	dec    *decode.Decoder
 	filter *decode.Filter
 	prog   *progress
+	stop   *atomic.Bool // set to end reading early
 	free   chan []tracker.Segment
 	// Set when the channel returned by start is closed.
 	packets uint64
@@ -140,6 +263,9 @@ func (r *reader) run(out chan<- []tracker.Segment) error {
 		}
 		if fr.Number%8192 == 0 {
 			r.prog.tick()
+			if r.stop.Load() {
+				return nil
+			}
 		}
 		if r.filter != nil {
 			ok, err := r.filter.Match(&fr)
@@ -162,23 +288,40 @@ func (r *reader) run(out chan<- []tracker.Segment) error {
 	}
 }
 
-// report prints what the flags ask for: the listing, the JSON counts or
-// the netstat-style counts.
+// report prints what the flags ask for: the listing or the counts, as text
+// or JSON.
 func report(w io.Writer, tr *tracker.Tracker, o *options) error {
+	if o.sockets {
+		l := metrics.Collect(tr, o.all)
+		if o.json {
+			return metrics.WriteSocketsJSON(w, l, o.all)
+		}
+		return metrics.WriteSockets(w, l, o.all)
+	}
 	st := tr.Stats()
-	switch {
-	case o.sockets:
-		return writeSockets(w, tr, o.all)
-	case o.json:
-		return writeCountsJSON(w, &st, o.all)
+	if o.json {
+		return metrics.WriteCountsJSON(w, &st, o.all)
 	}
 	return metrics.WriteCounts(w, &st, o.all)
 }
 
-// summarize logs what was read and skipped: quiet unless a frame that may
-// have held TCP was skipped (malformed, of a link type or encapsulation
-// not decoded, a fragment), when one warning line names every count.
+// summarize logs what was read, and warns at the default level of
+// everything dropped: one line naming every count when a frame that may
+// have held TCP was skipped (malformed, of a link type or encapsulation not
+// decoded, cut short by the snaplen, a fragment), one when flows were
+// evicted from a full table.
 func summarize(logger *slog.Logger, packets uint64, ds decode.Stats, ts tracker.Stats) {
+	var w warned
+	w.check(logger, packets, ds, ts, true)
+}
+
+// warned remembers which warnings were given, so that live mode gives each
+// once as it first happens and again, with the totals, at the end.
+type warned struct{ skipped, evicted bool }
+
+// check warns of what was dropped, if it was not said already; with final
+// set, says everything with its total, or at debug level what was read.
+func (w *warned) check(logger *slog.Logger, packets uint64, ds decode.Stats, ts tracker.Stats, final bool) {
 	args := []any{"packets", packets, "segments", ts.Segments, "flows", ts.Flows,
 		"rst_ignored", ts.IgnoredRST, "segments_ignored", ts.Ignored}
 	var m uint64
@@ -190,28 +333,36 @@ func summarize(logger *slog.Logger, packets uint64, ds decode.Stats, ts tracker.
 			m += n
 		}
 	})
-	if lost := ds.Lost(); lost > 0 {
+	lost := ds.Lost()
+	switch {
+	case lost > 0 && (final || !w.skipped):
+		w.skipped = true
 		logger.Warn("frames skipped", append(args, "skipped", lost, "malformed", m)...)
-		return
+	case final:
+		logger.Debug("capture read", args...)
 	}
-	logger.Debug("capture read", args...)
+	var evicted uint64
+	evictions := []any{"max_flows", ts.MaxFlows}
+	for r, n := range ts.Evictions {
+		evicted += n
+		evictions = append(evictions, tracker.EvictReason(r).String(), n)
+	}
+	if evicted > 0 && (final || !w.evicted) {
+		w.evicted = true
+		logger.Warn("flow table full: flows evicted to make room (raise --max-flows)", append([]any{"evicted", evicted}, evictions...)...)
+	}
 }
 
-// openTransitions opens the --transitions stream, if asked for, and hooks
-// it to the tracker configuration.
-func openTransitions(o *options, stdout io.Writer) (*transitionWriter, func(), error) {
-	if o.transitions == "" {
-		return nil, func() {}, nil
+// advanceTo moves the tracker's clock to the last packet's time plus
+// --advance. The clock counts nanoseconds since 1970 in 64 bits, which end
+// in April 2262: a later time is clamped to that end, and the clamp said.
+func advanceTo(tr *tracker.Tracker, last time.Time, advance time.Duration, logger *slog.Logger) {
+	n := last.UnixNano()
+	to := n + int64(advance)
+	if to < n { // advance is never negative: this is overflow
+		to = math.MaxInt64
+		logger.Warn("--advance goes past the end of the clock; clamped to it",
+			"last_packet", last.UTC(), "advance", advance, "clamped_to", time.Unix(0, to).UTC())
 	}
-	w, closeFn := stdout, func() {}
-	if o.transitions != "-" {
-		f, err := os.Create(o.transitions)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--transitions: %w", err)
-		}
-		w, closeFn = f, func() { f.Close() }
-	}
-	tw := newTransitionWriter(w)
-	o.track.OnTransition = tw.write
-	return tw, closeFn, nil
+	tr.Advance(time.Unix(0, to))
 }

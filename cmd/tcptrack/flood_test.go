@@ -14,8 +14,13 @@ import (
 )
 
 // TestMain lets a test run tcptrack as a child process (the test binary
-// re-executed), so that the child's peak memory can be measured alone.
+// re-executed), so that the child's peak memory can be measured alone, or
+// as a holder of idle connections.
 func TestMain(m *testing.M) {
+	if addr := os.Getenv("TCPTRACK_HOLD_CONNS"); addr != "" {
+		holdConns(addr) // a client of the listener flood, see listener_test.go
+		return
+	}
 	if os.Getenv("TCPTRACK_AS_MAIN") == "1" {
 		code := run(os.Args[1:], os.Stdout, os.Stderr)
 		if p := os.Getenv("TCPTRACK_HWM_FILE"); p != "" {

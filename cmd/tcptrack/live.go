@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -30,80 +31,158 @@ const (
 )
 
 type liveOptions struct {
-	cfg  decode.LiveConfig
-	user string
-}
-
-func (l *liveOptions) register(fs *flag.FlagSet) {
-	fs.IntVar(&l.cfg.Snaplen, "s", decode.DefaultSnaplen, "live: bytes kept per frame (`SNAPLEN`); headers only is enough, payload lengths come from the IP header")
-	fs.BoolVar(&l.cfg.NoPromisc, "p", false, "live: do not put the interface into promiscuous mode")
-	fs.BoolVar(&l.cfg.Immediate, "immediate", false, "live: deliver each packet at once instead of in kernel batches")
-	fs.IntVar(&l.cfg.BufferSize, "B", 0, "live: kernel capture buffer in `KiB` (default libpcap's, 2048)")
-	fs.Func("capture-engine", "live: `ENGINE` reading the kernel's capture ring: pcap (libpcap; any interface) or afpacket (read from Go, without a cgo call per frame; named Ethernet, loopback and raw-IP interfaces) (default pcap)", func(s string) error {
-		e, err := decode.ParseEngine(s)
-		l.cfg.Engine = e
-		return err
-	})
-	fs.StringVar(&l.user, "user", "", "live: after opening the capture, drop root and run as `USER`, keeping only CAP_NET_RAW so the capture can be reopened")
+	cfg       decode.LiveConfig
+	user      string
+	waitIface bool
 }
 
 // capture is the live capture loop's state. It alone touches the tracker;
-// everyone else reads the snapshots it publishes.
+// everyone else reads the snapshots it publishes, or asks it for a listing.
 type capture struct {
 	o       *options
 	logger  *slog.Logger
 	tr      *tracker.Tracker
 	dec     *decode.Decoder
 	col     *metrics.Collector
+	tw      *transitionWriter
 	src     decode.Capture
 	packets uint64
 	// drops of handles closed before the current one, so counters never
 	// go backwards across a reopen.
 	kernelDrops, ifaceDrops uint64
 	cur                     decode.CaptureStats
+	// listings carries requests for the socket listing (SIGUSR1 and
+	// /sockets), answered at the next publish: at most one a second,
+	// whoever asks.
+	listings chan listingRequest
+	done     chan struct{} // closed when the loop has returned
+	twErr    error         // the transitions error last logged
+	warned   warned
 }
 
+type listingRequest struct {
+	all   bool
+	reply chan *metrics.Listing // buffered: the loop never waits on it
+}
+
+// listingTimeout bounds a wait for the capture loop to answer a listing.
+const listingTimeout = 5 * time.Second
+
+// errStopped answers a listing asked for after the capture loop ended.
+var errStopped = errors.New("the capture has stopped")
+
+// listing asks the capture loop for the socket listing.
+func (c *capture) listing(ctx context.Context, all bool) (*metrics.Listing, error) {
+	ctx, cancel := context.WithTimeout(ctx, listingTimeout)
+	defer cancel()
+	req := listingRequest{all: all, reply: make(chan *metrics.Listing, 1)}
+	select {
+	case c.listings <- req:
+	case <-c.done:
+		return nil, errStopped
+	case <-ctx.Done():
+		return nil, fmt.Errorf("the capture loop did not answer: %w", ctx.Err())
+	}
+	select {
+	case l := <-req.reply:
+		return l, nil
+	case <-c.done:
+		return nil, errStopped
+	case <-ctx.Done():
+		return nil, fmt.Errorf("the capture loop did not answer: %w", ctx.Err())
+	}
+}
+
+// usageError marks an error of the command line or of the files it names:
+// exit status 2.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
 func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
+	// A write to stdout once its reader has gone must fail with EPIPE, to
+	// be logged, rather than kill the exporter: Go's default for
+	// descriptors 1 and 2 is to die of SIGPIPE unless the signal is
+	// ignored (see os/signal).
+	signal.Ignore(syscall.SIGPIPE)
+	defer signal.Reset(syscall.SIGPIPE)
 	o.live.cfg.Filter = o.filter
 	o.live.cfg.BufferSize *= 1024
-	tw, closeTW, err := openTransitions(o, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
-		return exitUsage
-	}
-	defer closeTW()
+	tw := newTransitions(o)
 
-	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: decode.NewDecoder(), col: metrics.NewCollector()}
+	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: decode.NewDecoder(), col: metrics.NewCollector(),
+		tw: tw, listings: make(chan listingRequest), done: make(chan struct{})}
 	c.dec.VerifyChecksums = o.checksums
+	o.web.Sockets = c.listing
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	webErr := make(chan error, 1)
-	go func() { webErr <- metrics.Serve(ctx, o.web, c.col, logger) }()
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 
+	// The capture is opened first, so that its failure is the one said;
+	// then the web listener is bound, still as root (a port below 1024);
+	// then root is dropped, and what is read or written from then on is
+	// opened as the user it will be reopened as.
+	var (
+		srv      *metrics.Server
+		webFiles []metrics.WebFile
+	)
+	bind := func() error {
+		if o.noWeb {
+			return nil
+		}
+		var err error
+		if webFiles, err = metrics.WebFiles(o.web.ConfigFile); err != nil {
+			return usageError{err}
+		}
+		if srv, err = metrics.Listen(o.web, c.col, logger); errors.Is(err, metrics.ErrWebConfig) {
+			return usageError{err}
+		}
+		return err
+	}
+	settle := func() error {
+		if u := o.live.user; u != "" {
+			if err := metrics.CheckReadable(webFiles); err != nil {
+				return usageError{fmt.Errorf("--user %s cannot read the %w; the web listener reads it again at every request or TLS handshake, so it must be readable by %s", u, err, u)}
+			}
+		}
+		if err := tw.open(stdout); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
 	var wg sync.WaitGroup
 	ready := make(chan error, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer close(c.done)
 		// Capabilities belong to a thread, not to the process: the one
 		// thread that opens the capture, drops root and keeps CAP_NET_RAW
 		// is the one that reopens it later.
 		runtime.LockOSThread()
-		err := c.open()
+		err := c.open(bind, settle)
 		ready <- err
 		if err == nil {
 			c.loop(ctx)
 		}
 	}()
 	if err := <-ready; err != nil {
+		if srv != nil {
+			srv.Close()
+		}
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
-		if errors.Is(err, decode.ErrFilter) {
+		var usage usageError
+		if errors.Is(err, decode.ErrFilter) || errors.As(err, &usage) {
 			return exitUsage
 		}
 		return exitCapture
+	}
+	webErr := make(chan error, 1)
+	if srv != nil {
+		go func() { webErr <- srv.Serve(ctx) }()
+		logger.Info("serving metrics", "addresses", srv.Addrs(), "path", o.web.TelemetryPath)
 	}
 	logger.Info("capturing", "interface", o.iface, "filter", o.filter, "snaplen", o.live.cfg.Snaplen, "engine", o.live.cfg.Engine)
 
@@ -111,10 +190,13 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 wait:
 	for {
 		select {
-		case <-usr1:
-			st := c.col.Snapshot().Tracker
-			if err := metrics.WriteCounts(stdout, &st, o.all); err != nil {
-				logger.Error("printing counts", "err", err)
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reopenTransitions(tw, logger)
+				continue
+			}
+			if err := c.printNow(ctx, stdout); err != nil {
+				logger.Error("SIGUSR1: printing the report failed", "err", err)
 			}
 		case err := <-webErr:
 			if err != nil {
@@ -131,11 +213,10 @@ wait:
 	if c.src != nil {
 		c.src.Close()
 	}
-	if err := report(stdout, c.tr, o); err != nil {
-		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
-		return exitCapture
+	if code := writeReport(stdout, stderr, c.tr, tw, o); code != exitOK {
+		return code
 	}
-	if err := tw.flush(); err != nil {
+	if err := tw.close(); err != nil {
 		fmt.Fprintf(stderr, "tcptrack: transitions: %v\n", err)
 		return exitCapture
 	}
@@ -143,29 +224,100 @@ wait:
 	return status
 }
 
-// open opens the capture and, with --user, drops root. An interface that
-// is not there yet is waited for, as if it had gone away.
-func (c *capture) open() error {
-	src, err := decode.OpenCapture(c.o.iface, c.o.live.cfg)
+// printNow prints the report the flags ask for while capture runs
+// (SIGUSR1): the counts from the last snapshot, or the listing from the
+// capture loop.
+func (c *capture) printNow(ctx context.Context, stdout io.Writer) error {
+	o := c.o
+	if o.sockets {
+		// Asked for before taking stdout: the loop may be writing a
+		// transition, which needs it.
+		l, err := c.listing(ctx, o.all)
+		if err != nil {
+			return err
+		}
+		return c.tw.stdout(func() error {
+			if o.json {
+				return metrics.WriteSocketsJSON(stdout, l, o.all)
+			}
+			return metrics.WriteSockets(stdout, l, o.all)
+		})
+	}
+	st := c.col.Snapshot().Tracker
+	return c.tw.stdout(func() error {
+		if o.json {
+			return metrics.WriteCountsJSON(stdout, &st, o.all)
+		}
+		return metrics.WriteCounts(stdout, &st, o.all)
+	})
+}
+
+// open opens the capture, calls bind, drops root if --user says so, then
+// calls settle. An interface that is not there is an error, or waited for
+// with --wait-for-interface, as if it had gone away.
+func (c *capture) open(bind, settle func() error) error {
+	iface := c.o.iface
+	src, err := decode.OpenCapture(iface, c.o.live.cfg)
 	switch {
+	case errors.Is(err, decode.ErrInterfaceGone) && c.o.live.waitIface:
+		c.logger.Warn("interface not there yet; waiting for it", "interface", iface)
 	case errors.Is(err, decode.ErrInterfaceGone):
-		c.logger.Warn("interface not there yet; waiting for it", "interface", c.o.iface)
+		return fmt.Errorf("no interface %s here; there are %s (--wait-for-interface waits for it to appear)", iface, interfaceNames())
+	case isPermission(err):
+		return fmt.Errorf("%w; capturing needs root or CAP_NET_RAW: run as root, or grant it to the binary (setcap cap_net_raw+ep %s), or start as root with --user USER to drop root once the capture is open", err, os.Args[0])
 	case err != nil:
 		return err
 	default:
 		c.src = src
 	}
+	fail := func(err error) error {
+		if c.src != nil {
+			c.src.Close()
+			c.src = nil
+		}
+		return err
+	}
+	if err := bind(); err != nil {
+		return fail(err)
+	}
 	if u := c.o.live.user; u != "" {
 		if err := dropPrivileges(u); err != nil {
-			if c.src != nil {
-				c.src.Close()
-			}
-			return fmt.Errorf("--user %s: %w", u, err)
+			return fail(fmt.Errorf("--user %s: %w", u, err))
 		}
 		c.logger.Info("dropped privileges", "user", u)
 	}
+	if err := settle(); err != nil {
+		return fail(err)
+	}
 	c.publish()
 	return nil
+}
+
+// interfaceNames lists the interfaces of this network namespace, for an
+// error message.
+func interfaceNames() string {
+	ifs, err := net.Interfaces()
+	if err != nil || len(ifs) == 0 {
+		return "none that can be listed"
+	}
+	names := make([]string, 0, len(ifs)+1)
+	for _, i := range ifs {
+		names = append(names, i.Name)
+	}
+	return strings.Join(append(names, "any"), ", ")
+}
+
+// isPermission reports whether opening the capture failed for lack of
+// privilege. libpcap says so only in words.
+func isPermission(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "permission") || strings.Contains(msg, "operation not permitted")
 }
 
 // loop reads, decodes and tracks until ctx ends, reopening the capture
@@ -200,9 +352,12 @@ func (c *capture) loop(ctx context.Context) {
 			}
 			now = fr.UnixNano
 		case errors.Is(err, decode.ErrTimeout):
-			// A quiet link: let timers run out on the wall clock.
+			// A quiet link: let timers run out on the wall clock, and
+			// write out the transitions of the traffic before the lull
+			// now rather than at the next publish.
 			now = time.Now().UnixNano()
 			c.tr.Advance(time.Unix(0, now))
+			c.tw.flush() // an error is logged at the publish
 		default:
 			c.logger.Error("capture failed; will reopen", "interface", c.o.iface, "err", err)
 			c.closeSource()
@@ -259,7 +414,9 @@ func (c *capture) readStats() {
 	}
 }
 
-// publish hands the scrapers a fresh snapshot.
+// publish hands the scrapers a fresh snapshot, and does what is due about
+// once a second: a listing asked for, the transitions flushed, the first
+// warning of anything dropped.
 func (c *capture) publish() {
 	c.readStats()
 	s := &metrics.Snapshot{
@@ -276,4 +433,14 @@ func (c *capture) publish() {
 		}
 	})
 	c.col.Publish(s)
+	select {
+	case req := <-c.listings:
+		req.reply <- metrics.Collect(c.tr, req.all)
+	default:
+	}
+	if err := c.tw.flush(); err != nil && err != c.twErr {
+		c.twErr = err
+		c.logger.Error("writing transitions failed; they are dropped until a SIGHUP reopens the file", "err", err)
+	}
+	c.warned.check(c.logger, c.packets, ds, s.Tracker, false)
 }

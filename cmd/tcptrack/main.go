@@ -1,12 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -27,18 +26,20 @@ const (
 // options are the command line, parsed.
 type options struct {
 	file, iface  string
+	filterArgs   []string
 	filter       string
 	sockets, all bool
 	json         bool
 	transitions  string
-	local        []netip.Prefix
 	advance      time.Duration
 	track        tracker.Config
 	checksums    bool
 	live         liveOptions
 	web          metrics.WebConfig
+	noWeb        bool // --web.listen-address ''
 	logLevel     slog.Level
 	showVersion  bool
+	showHelp     bool
 }
 
 func main() {
@@ -46,17 +47,13 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	opts, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	opts, err := parseFlags(args, stdout)
+	if errors.Is(err, errHelp) {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "tcptrack: %v\nRun tcptrack --help for usage.\n", err)
+		fmt.Fprintf(stderr, "tcptrack: %v; see --help\n", err)
 		return exitUsage
-	}
-	if opts.showVersion {
-		fmt.Fprintln(stdout, version.Print("tcptrack"))
-		return exitOK
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: opts.logLevel}))
 	if opts.iface != "" {
@@ -65,12 +62,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return runFile(opts, stdout, stderr, logger)
 }
 
-const usageText = `NAME
+// versionText is --version, as every Prometheus exporter prints it. Builds
+// without the Makefile's link flags say what they lack rather than print
+// empty fields.
+func versionText() string {
+	for _, v := range []*string{&version.Version, &version.Revision, &version.Branch, &version.BuildUser, &version.BuildDate} {
+		if *v == "" {
+			*v = "unknown"
+		}
+	}
+	return version.Print("tcptrack")
+}
+
+const helpHead = `NAME
     tcptrack - passive TCP connection state tracker
 
 SYNOPSIS
     tcptrack -r FILE [options] [BPF expression]
-    tcptrack -i INTERFACE [options] [BPF expression]
+    tcptrack -i IFACE [options] [BPF expression]
 
 DESCRIPTION
     tcptrack reads TCP segments from a capture file (pcap or pcapng, optionally
@@ -79,92 +88,56 @@ DESCRIPTION
     endpoints are in each state, one "STATE count" line per state, as
         netstat -n | awk '/^tcp/ {++S[$NF]} END {for (a in S) print a, S[a]}'
     prints on a host. It never sends a packet. A trailing BPF expression, as in
-    tcpdump, selects the frames to read.
+    tcpdump, selects the frames to read. Short options combine as in tcpdump
+    (-nr FILE, -rFILE); long ones take their value after a space or "=".
 
     In live mode (-i) it serves Prometheus metrics and runs until SIGINT or
-    SIGTERM, then prints the counts. SIGUSR1, or GET /counts on the web
-    listener, prints them while it runs.
+    SIGTERM, then prints the report. SIGUSR1, or GET /counts and /sockets on
+    the web listener, prints it while it runs. SIGHUP reopens --transitions.
+    In file mode SIGINT or SIGTERM stops reading and reports what was read.
+
+    This is not Debian's tcptrack package (an ncurses monitor of the same
+    name); see README.md.
 
 EXIT STATUS
     0 success; 1 the capture could not be read to its end (everything read
-    before the error is reported first); 2 bad usage.
-
-OPTIONS
+    before the error is reported first) or failed live; 2 bad usage.
 `
 
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
-	fs := flag.NewFlagSet("tcptrack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
+// printHelp prints the manual: the head, then every flag as the README's
+// tables describe it.
+func (c *cli) printHelp(w io.Writer) {
+	bw := bufio.NewWriter(w)
+	bw.WriteString(helpHead)
+	plain := func(s string) string { return strings.ReplaceAll(s, "`", "") }
+	for s, title := range sectionTitles {
+		fmt.Fprintf(bw, "\n%s\n", title)
+		for _, f := range c.specs {
+			if f.section != section(s) {
+				continue
+			}
+			fmt.Fprintf(bw, "    %s\n", f.spelling(func(s string) string { return s }))
+			for _, l := range wrap(plain(f.help), 70) {
+				fmt.Fprintf(bw, "        %s\n", l)
+			}
+		}
 	}
-	fs.StringVar(&o.file, "r", "", "read packets from `FILE` (pcap, pcapng, .gz; - for stdin)")
-	fs.StringVar(&o.iface, "i", "", "capture live on `INTERFACE` (needs root or CAP_NET_RAW)")
-	fs.BoolVar(&o.sockets, "sockets", false, "list every live endpoint like ss -tan (State Recv-Q Send-Q Local Peer) instead of the counts")
-	fs.BoolVar(&o.all, "a", false, "also report inferred listeners, as a LISTEN line (like netstat -a)")
-	fs.BoolVar(&o.all, "all", false, "same as -a")
-	fs.BoolVar(&o.json, "json", false, "print the counts as one JSON object instead of STATE count lines")
-	fs.StringVar(&o.transitions, "transitions", "", "write every state change as a JSON line to `FILE` (- for stdout)")
-	local := fs.String("local", "", "count only endpoints whose address is in these comma-separated `PREFIXES` (e.g. 192.0.2.10/32,2001:db8::/64)")
-	fs.DurationVar(&o.advance, "advance", 0, "file mode: report states this `DURATION` after the last packet, so timers can run out (e.g. 61s ends TIME_WAIT)")
-	fs.IntVar(&o.track.MaxFlows, "max-flows", tracker.DefaultMaxFlows, "bound of the flow table; when full, closed, then half-open, then idlest flows are evicted")
-	fs.DurationVar(&o.track.TimeWait, "time-wait", tracker.DefaultTimeWait, "how long an endpoint stays in TIME_WAIT (2×MSL)")
-	fs.DurationVar(&o.track.HandshakeTimeout, "handshake-timeout", tracker.DefaultHandshakeTimeout, "close SYN_SENT and SYN_RECV endpoints, and unconfirmed ones, silent for this long")
-	fs.DurationVar(&o.track.FinTimeout, "fin-timeout", tracker.DefaultFinTimeout, "close FIN_WAIT2 endpoints silent for this long (Linux's tcp_fin_timeout)")
-	fs.DurationVar(&o.track.RetryTimeout, "retry-timeout", tracker.DefaultRetryTimeout, "close FIN_WAIT1, CLOSING and LAST_ACK endpoints silent for this long: the kernel gave up retransmitting")
-	fs.BoolVar(&o.checksums, "verify-checksums", false, "drop and count segments with a bad TCP checksum (off: offloading makes them common on the sending host)")
-	o.live.register(fs)
-	o.web.RegisterFlags(fs)
-	level := fs.String("log.level", "info", "log `LEVEL` on stderr: debug, info, warn, error")
-	fs.BoolVar(&o.showVersion, "version", false, "print version and build information")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if o.showVersion {
-		return o, nil
-	}
-	o.filter = strings.Join(fs.Args(), " ")
-	switch {
-	case o.file == "" && o.iface == "":
-		return nil, errors.New("give a capture file with -r FILE or an interface with -i INTERFACE")
-	case o.file != "" && o.iface != "":
-		return nil, errors.New("-r and -i exclude each other")
-	}
-	if err := o.logLevel.UnmarshalText([]byte(*level)); err != nil {
-		return nil, fmt.Errorf("--log.level: %w", err)
-	}
-	prefixes, err := parsePrefixes(*local)
-	if err != nil {
-		return nil, fmt.Errorf("--local: %w", err)
-	}
-	o.track.Local = prefixes
-	return o, nil
+	bw.Flush()
 }
 
-// parsePrefixes reads a comma-separated list of prefixes; a bare address
-// means that one host.
-func parsePrefixes(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
+// wrap breaks s into lines of at most width bytes at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
 		}
-		if !strings.Contains(f, "/") {
-			a, err := netip.ParseAddr(f)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			continue
+		if line != "" {
+			line += " "
 		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Masked())
+		line += w
 	}
-	return out, nil
+	return append(lines, line)
 }

@@ -2,79 +2,58 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
-	"slices"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
-// writeSockets prints one line per live endpoint in ss -tan's column order,
-// sorted by local then peer address so that the output is stable.
-func writeSockets(w io.Writer, tr *tracker.Tracker, all bool) error {
-	var socks []tracker.Socket
-	tr.Sockets(func(s tracker.Socket) { socks = append(socks, s) })
-	if all {
-		tr.Listeners(func(a netip.AddrPort, vlan uint16) {
-			socks = append(socks, tracker.Socket{State: tracker.Listen, Local: a, VLAN: vlan})
-		})
-	}
-	slices.SortFunc(socks, func(a, b tracker.Socket) int {
-		return cmp.Or(a.Local.Compare(b.Local), a.Peer.Compare(b.Peer), cmp.Compare(a.VLAN, b.VLAN))
-	})
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%-12s %6s %6s %-45s %-45s\n", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port")
-	for _, s := range socks {
-		peer := "*:*"
-		if s.Peer.IsValid() {
-			peer = s.Peer.String()
-		}
-		fmt.Fprintf(bw, "%-12s %6d %6d %-45s %-45s\n", s.State, s.RecvQ, s.SendQ, s.Local, peer)
-	}
-	return bw.Flush()
-}
-
-// countsJSON is the --json form of the counts: every state, zeros
-// included, so that scripts need not know which states exist.
-func writeCountsJSON(w io.Writer, s *tracker.Stats, all bool) error {
-	states := make(map[string]int)
-	for st := tracker.State(0); st < tracker.NumStates; st++ {
-		if st.Counted() {
-			states[st.String()] = s.States[st]
-		}
-	}
-	if all {
-		states[tracker.Listen.String()] = s.Listeners
-	}
-	unconfirmed := make(map[string]int)
-	for st := tracker.State(0); st < tracker.NumStates; st++ {
-		if st.Counted() {
-			unconfirmed[st.String()] = s.Unconfirmed[st]
-		}
-	}
-	out := struct {
-		Time        time.Time      `json:"time"`
-		States      map[string]int `json:"states"`
-		Unconfirmed map[string]int `json:"unconfirmed"`
-		Flows       int            `json:"flows"`
-	}{s.Time.UTC(), states, unconfirmed, s.Flows}
-	return json.NewEncoder(w).Encode(out)
-}
-
 // transitionWriter writes the transitions stream: one JSON object a line.
+// The tracking goroutine writes; SIGHUP reopens the file and the live loop
+// flushes from others, so a mutex guards it. When the stream goes to
+// stdout, reports go through stdout too (see stdout), so that a line of
+// one never splices into a line of the other.
 type transitionWriter struct {
-	w   *bufio.Writer
-	enc *json.Encoder
-	err error
+	mu   sync.Mutex
+	path string   // "-" for stdout
+	f    *os.File // nil for stdout
+	w    *bufio.Writer
+	enc  *json.Encoder
+	err  error // the first write error since the file was opened
 }
 
-func newTransitionWriter(w io.Writer) *transitionWriter {
-	bw := bufio.NewWriter(w)
-	return &transitionWriter{w: bw, enc: json.NewEncoder(bw)}
+// newTransitions hooks the --transitions stream, if asked for, to the
+// tracker configuration; open opens it. A nil writer means no stream.
+func newTransitions(o *options) *transitionWriter {
+	if o.transitions == "" {
+		return nil
+	}
+	tw := &transitionWriter{path: o.transitions}
+	o.track.OnTransition = tw.write
+	return tw
+}
+
+// open opens the stream's file, or takes stdout for "-".
+func (tw *transitionWriter) open(stdout io.Writer) error {
+	if tw == nil {
+		return nil
+	}
+	w := stdout
+	if tw.path != "-" {
+		f, err := createOutput(tw.path, false)
+		if err != nil {
+			return fmt.Errorf("--transitions: %w", err)
+		}
+		tw.f, w = f, f
+	}
+	tw.w = bufio.NewWriter(w)
+	tw.enc = json.NewEncoder(tw.w)
+	return nil
 }
 
 type jsonSegment struct {
@@ -100,6 +79,8 @@ type jsonTransition struct {
 }
 
 func (tw *transitionWriter) write(t *tracker.Transition) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
 	if tw.err != nil {
 		return
 	}
@@ -116,13 +97,68 @@ func (tw *transitionWriter) write(t *tracker.Transition) {
 	tw.err = tw.enc.Encode(j)
 }
 
-// flush writes out what is buffered; a nil writer has nothing to flush.
+// flush writes out what is buffered; a nil writer has nothing to flush. It
+// returns the first write error since the file was opened.
 func (tw *transitionWriter) flush() error {
 	if tw == nil {
 		return nil
 	}
-	if tw.err != nil {
-		return tw.err
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return tw.flushLocked()
+}
+
+func (tw *transitionWriter) flushLocked() error {
+	if tw.err == nil {
+		tw.err = tw.w.Flush()
 	}
-	return tw.w.Flush()
+	return tw.err
+}
+
+// reopen flushes and closes the file and opens it again by its name, as
+// daemons do on SIGHUP so that logrotate works. It reports false for a
+// stream on stdout, which has nothing to reopen.
+func (tw *transitionWriter) reopen() (bool, error) {
+	if tw == nil || tw.f == nil {
+		return false, nil
+	}
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	tw.flushLocked() // a failure here belongs to the old file
+	f, err := createOutput(tw.path, true)
+	if err != nil {
+		return true, fmt.Errorf("--transitions: %w", err)
+	}
+	tw.f.Close()
+	tw.f, tw.err = f, nil
+	tw.w.Reset(f)
+	return true, nil
+}
+
+// close flushes and closes the file.
+func (tw *transitionWriter) close() error {
+	if tw == nil {
+		return nil
+	}
+	err := tw.flush()
+	if tw.f != nil {
+		if cerr := tw.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// stdout runs fn, which writes a report to stdout, after every transition
+// before it and before any after it, when the stream also goes to stdout.
+func (tw *transitionWriter) stdout(fn func() error) error {
+	if tw == nil || tw.f != nil {
+		return fn()
+	}
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if err := tw.flushLocked(); err != nil {
+		return err
+	}
+	return fn()
 }

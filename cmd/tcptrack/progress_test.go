@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,29 +58,54 @@ func TestProgressBar(t *testing.T) {
 		}
 		return string(out)
 	}
-	cmdline := "TCPTRACK_AS_MAIN=1 " + os.Args[0] + " -r " + p + "; echo EXIT=$?; sleep 60"
-	tmux("new-session", "-d", "-x", "160", "-y", "30", cmdline)
 	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
-
-	var sawBar bool
-	var screen string
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		screen = tmux("capture-pane", "-p")
-		if strings.Contains(screen, "reading") && strings.Contains(screen, "%") && strings.Contains(screen, "MB") {
-			sawBar = true
-		}
-		if strings.Contains(screen, "EXIT=") {
-			break
-		}
-	}
-	if !sawBar {
-		t.Errorf("no progress bar seen while reading; last screen:\n%s", screen)
-	}
-	if !strings.Contains(screen, "EXIT=0") || !strings.Contains(screen, "ESTABLISHED ") {
-		t.Fatalf("tcptrack did not finish with counts; screen:\n%s", screen)
-	}
-	if strings.Contains(screen, "reading") {
-		t.Errorf("the bar is still on screen after the end:\n%s", screen)
+	rate := regexp.MustCompile(`([0-9.]+) (B|kB|MB|GB|TB)/s`)
+	for i, tc := range []struct {
+		name, cmdline string
+		bar           []string // what the bar shows
+	}{
+		{"file", "TCPTRACK_AS_MAIN=1 " + os.Args[0] + " -r " + p, []string{"reading", "%", "MB / ", "MB/s", "left"}},
+		{"stdin", "cat " + p + " | TCPTRACK_AS_MAIN=1 " + os.Args[0] + " -r -", []string{"reading stdin:", "MB, ", "MB/s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			session := fmt.Sprintf("s%d", i)
+			tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "30", tc.cmdline+"; echo EXIT=$?; sleep 60")
+			var sawBar bool
+			var screen string
+			for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				screen = tmux("capture-pane", "-p", "-t", session)
+				if !sawBar && strings.Contains(screen, "reading") {
+					sawBar = true
+					for _, w := range tc.bar {
+						if !strings.Contains(screen, w) {
+							t.Errorf("the bar lacks %q:\n%s", w, screen)
+						}
+					}
+					// The first frame's rate is the bytes over the time
+					// since the start: nowhere near what memory can do.
+					m := rate.FindStringSubmatch(screen)
+					if m == nil {
+						t.Fatalf("no rate in the bar:\n%s", screen)
+					}
+					v, _ := strconv.ParseFloat(m[1], 64)
+					if v *= map[string]float64{"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}[m[2]]; v > 20e9 {
+						t.Errorf("the first frame's rate is %s/s:\n%s", m[0], screen)
+					}
+				}
+				if strings.Contains(screen, "EXIT=") {
+					break
+				}
+			}
+			if !sawBar {
+				t.Errorf("no progress bar seen while reading; last screen:\n%s", screen)
+			}
+			if !strings.Contains(screen, "EXIT=0") || !strings.Contains(screen, "ESTABLISHED ") {
+				t.Fatalf("tcptrack did not finish with counts; screen:\n%s", screen)
+			}
+			if strings.Contains(screen, "reading") {
+				t.Errorf("the bar is still on screen after the end:\n%s", screen)
+			}
+		})
 	}
 
 	// Not a terminal: no bar, nothing on stderr at all for a clean file.
