@@ -127,6 +127,8 @@ func newCLI(o *options) *cli {
 	o.track.FinTimeout, o.track.RetryTimeout = tracker.DefaultFinTimeout, tracker.DefaultRetryTimeout
 	value(c.flag(g, "fin-timeout", 0, "DURATION", "a FIN_WAIT2 endpoint that has sent nothing for this long is closed, as Linux frees an orphaned FIN_WAIT2 socket after `tcp_fin_timeout` (default 60s)"), "--fin-timeout", durationValue{&o.track.FinTimeout})
 	value(c.flag(g, "retry-timeout", 0, "DURATION", "a FIN_WAIT1, CLOSING or LAST_ACK endpoint that has sent nothing for this long is closed: the kernel gave up retransmitting its FIN (default 120s, Linux's longest wait between two retransmissions)"), "--retry-timeout", durationValue{&o.track.RetryTimeout})
+	o.track.ListenerTimeout = tracker.DefaultListenerTimeout
+	value(c.flag(g, "listener-timeout", 0, "DURATION", "an inferred listener that has answered no SYN for this long is forgotten (default 1h): a passive observer never sees a listening socket close"), "--listener-timeout", durationValue{&o.track.ListenerTimeout})
 	c.flag(g, "verify-checksums", 0, "", "verify TCP checksums and skip bad segments (off by default: captures taken on the sending host see checksums before the NIC fills them in)").BoolVar(&o.checksums)
 	value(c.flag(g, "log.level", 0, "LEVEL", "diagnostics on stderr: debug, info, warn, error (default info)").Default("info"), "--log.level", levelValue{&o.logLevel})
 	c.flag(g, "version", 0, "", "version and build information").BoolVar(&o.showVersion)
@@ -305,6 +307,8 @@ func (c *cli) check(o *options) error {
 		return fmt.Errorf("--fin-timeout %v: want a positive duration, e.g. 60s", o.track.FinTimeout)
 	case o.track.RetryTimeout <= 0:
 		return fmt.Errorf("--retry-timeout %v: want a positive duration, e.g. 120s", o.track.RetryTimeout)
+	case o.track.ListenerTimeout <= 0:
+		return fmt.Errorf("--listener-timeout %v: want a positive duration, e.g. 1h", o.track.ListenerTimeout)
 	case o.advance < 0:
 		return fmt.Errorf("--advance %v: want a duration of 0 or more, e.g. 61s", o.advance)
 	case o.live.cfg.Snaplen != 0 && (o.live.cfg.Snaplen < minSnaplen || o.live.cfg.Snaplen > maxSnaplen):
