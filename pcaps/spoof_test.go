@@ -248,7 +248,7 @@ add rule inet netlab input tcp sport 104 tcp flags & (syn|ack) == syn|ack add @s
 	}
 	rstAlive := r.wait("the SYN_SENT client's RST", rstFrom(alive))
 
-	late := netip.AddrPortFrom(r.l.Client.Addr, 40104)
+	late := netip.AddrPortFrom(r.l.Client.Addr, 61104)
 	ctx, cancel := context.WithTimeout(context.Background(), ackDelay)
 	_, err := r.l.Client.DialFrom(ctx, late.Port(), r.server(104))
 	cancel()
@@ -259,7 +259,7 @@ add rule inet netlab input tcp sport 104 tcp flags & (syn|ack) == syn|ack add @s
 		return from(s) == late && s.Flags == tracker.SYN
 	})
 
-	closed := netip.AddrPortFrom(r.l.Client.Addr, 40103)
+	closed := netip.AddrPortFrom(r.l.Client.Addr, 61103)
 	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
 	_, err = r.l.Client.DialFrom(ctx, closed.Port(), r.server(103))
 	cancel()
@@ -354,14 +354,14 @@ func TestSpoofReconnect(t *testing.T) {
 			t.Parallel()
 			r := newSpoofRun(t, f.fam)
 			ln := r.listen(106)
-			r.nft(r.l.Server, `add set inet netlab held { type inet_service; elements = { 40001, 40002 }; }
+			r.nft(r.l.Server, `add set inet netlab held { type inet_service; elements = { 61001, 61002 }; }
 add rule inet netlab input tcp dport 106 tcp sport @held drop`)
 			r.start()
 			var cs []conn
 			for _, x := range []struct {
 				port  uint16
 				first time.Duration
-			}{{40001, ackDelay}, {40002, 1500 * time.Millisecond}} {
+			}{{61001, ackDelay}, {61002, 1500 * time.Millisecond}} {
 				ctx, cancel := context.WithTimeout(context.Background(), x.first)
 				_, err := r.l.Client.DialFrom(ctx, x.port, r.server(106))
 				cancel()
