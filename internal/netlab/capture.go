@@ -34,6 +34,13 @@ type Capture struct {
 // linkType is passed to tcpdump -y when not empty (e.g. "LINUX_SLL2"). It
 // returns once tcpdump says it is listening. The lab stops it on Close.
 func (h *Host) StartCapture(iface, linkType, path string) (*Capture, error) {
+	return h.StartCaptureWith(iface, linkType, path)
+}
+
+// StartCaptureWith is StartCapture with more tcpdump arguments: "-Q", "in"
+// captures only what iface receives, as a tap on one direction of a link
+// would.
+func (h *Host) StartCaptureWith(iface, linkType, path string, tcpdumpArgs ...string) (*Capture, error) {
 	args := []string{"netns", "exec", h.Netns, "tcpdump", "-i", iface, "-w", path, "-U",
 		"--immediate-mode", "-s", strconv.Itoa(Snaplen), "-n",
 		// Debian's tcpdump otherwise drops to user tcpdump, which may
@@ -42,6 +49,7 @@ func (h *Host) StartCapture(iface, linkType, path string) (*Capture, error) {
 	if linkType != "" {
 		args = append(args, "-y", linkType)
 	}
+	args = append(args, tcpdumpArgs...)
 	c := &Capture{cmd: exec.Command("ip", args...), path: path, done: make(chan struct{})}
 	pipe, err := c.cmd.StderrPipe()
 	if err != nil {
