@@ -228,6 +228,12 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 		if !t.reset(snd, rcv, seg) {
 			return
 		}
+	case seg.Flags&(SYN|ACK) == SYN|ACK && rcv.has(sentSyn) && !rcv.has(gotSyn) && Seq(seg.Ack) != rcv.isn.Add(1):
+		// A SYN+ACK that does not ack the SYN it would answer: a
+		// SYN_SENT endpoint answers it with an RST and stays; no
+		// listener answered anything.
+		t.stats.Ignored++
+		return
 	case seg.Flags&(SYN|ACK) == 0 && rcv.has(gotSyn):
 		// Past SYN_SENT a segment without ACK is discarded, as RFC 9293
 		// and Linux do: a FIN or data from no real stack.
@@ -682,16 +688,15 @@ func (t *Tracker) sweepListeners() {
 }
 
 // reset applies an RST from snd to rcv as Linux does (RFC 5961, RULES.md):
-// it closes rcv only at exactly rcv's next expected sequence number (to a
-// SYN_SENT endpoint, only if it acks the SYN); inside the window otherwise,
-// rcv answers with a challenge ACK and nothing changes; outside, it is
-// ignored. It closes snd when its sequence number is one snd could send. It
+// it closes rcv only at exactly rcv's next expected sequence number, or
+// one before it once rcv has the FIN there (CLOSE_WAIT, LAST_ACK, CLOSING);
+// to a SYN_SENT endpoint, only if it acks the SYN. Inside the window
+// otherwise, rcv answers with a challenge ACK and nothing changes; outside,
+// it is ignored. It closes snd when its sequence number is snd's next. It
 // reports whether anything closed, and counts what did not.
 func (t *Tracker) reset(snd, rcv *endpoint, seg *Segment) bool {
 	seq := Seq(seg.Seq)
-	// What snd could send: its next sequence number, or before the
-	// handshake completed its ISN (Linux's RST of a connect it aborts).
-	own := snd.has(hasNxt) && seq == snd.nxt || snd.has(sentSyn) && !snd.has(synAcked) && seq == snd.isn
+	own := snd.has(hasNxt) && seq == snd.nxt
 	switch {
 	case rcv.has(sentSyn) && !rcv.has(gotSyn) && !rcv.has(synAcked):
 		// SYN_SENT: acceptable if it acknowledges the SYN (RFC 9293 3.10.7.3).
@@ -700,13 +705,15 @@ func (t *Tracker) reset(snd, rcv *endpoint, seg *Segment) bool {
 			snd.facts |= closed
 			return true
 		}
-	case own || rcv.has(hasAcked) && seq == rcv.acked:
+	case own || rcv.has(hasAcked) && seq == rcv.acked || rcv.has(gotFin) && seq == snd.finSeq:
 		// At rcv's next expected sequence number, as far as the wire
 		// shows it: what snd has sent, or what rcv has acknowledged.
 		if rcv.has(gotSyn) || rcv.has(synAcked) {
 			rcv.facts |= closed
 		}
-		snd.facts |= closed
+		if own {
+			snd.facts |= closed
+		}
 		return true
 	case rcv.has(hasAcked) && seq.InWindow(rcv.acked, max(rcv.window(), 1)) ||
 		snd.has(hasNxt) && seq.InWindow(snd.nxt, max(rcv.window(), 1)):
