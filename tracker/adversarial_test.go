@@ -151,3 +151,36 @@ func TestListenerFlood(t *testing.T) {
 		t.Errorf("%d listeners left (%d held) after ListenerTimeout without an answer, want 0", n, len(tr.listeners))
 	}
 }
+
+// TestOneSidedHandshake reads a capture of one direction that holds the
+// client's SYN: the server never shows itself. A real client's run of data
+// confirms both ends (the kernel has both ESTABLISHED, recorded by
+// TestSpoofOneSided in pcaps/); a spoofer's SYN and ACKs confirm nothing.
+func TestOneSidedHandshake(t *testing.T) {
+	data := func(seq uint32) ev { return ev{from: 'X', flags: ACK | PSH, seq: seq, ack: 1, len: 10} }
+	for _, c := range []struct {
+		name        string
+		events      []ev
+		unconfirmed string
+		listeners   int
+	}{
+		{"a real client's data", []ev{x(SYN, 0, 0), x(ACK, 1, 1), data(1), data(11), data(21)}, "", 1},
+		{"a spoofer's SYN and ACKs", []ev{x(SYN, 0, 0), x(ACK, 1, 1), x(ACK, 1, 1), x(ACK, 1, 1)}, "XY", 0},
+		{"data that does not follow on", []ev{x(SYN, 0, 0), x(ACK, 1, 1), data(1), data(500), data(1000)}, "XY", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t, false, 0xFFFFFF00)
+			w.run(c.events)
+			if sx, sy := w.states(); sx != Established || sy != Established {
+				t.Errorf("X %v, Y %v; want ESTABLISHED both", sx, sy)
+			}
+			if u := w.unconfirmed(); u != c.unconfirmed {
+				t.Errorf("unconfirmed %q, want %q", u, c.unconfirmed)
+			}
+			if n := w.tr.Stats().Listeners; n != c.listeners {
+				t.Errorf("%d listeners, want %d", n, c.listeners)
+			}
+			checkCounts(t, w.tr)
+		})
+	}
+}

@@ -9,7 +9,7 @@ type facts uint32
 const (
 	sentSyn    facts = 1 << iota // it sent a SYN (isn valid)
 	sentFin                      // it sent a FIN (finSeq valid)
-	passive                      // its SYN carried an ACK: it answered, so a listener existed
+	passive                      // its SYN carried an ACK, seen or inferred from the peer's ACK (see Tracker.oneSided): it answered, so a listener existed
 	gotSyn                       // it received the peer's SYN
 	gotFin                       // it received the peer's FIN
 	synAcked                     // it received an ACK of its SYN
@@ -306,11 +306,17 @@ func (e *endpoint) sendSyn(seg *Segment, peer *endpoint) {
 		// even where the capture missed it.
 		e.confirm(gotSyn)
 		if !peer.has(sentSyn) {
-			peer.facts |= sentSyn | hasNxt
-			peer.isn = Seq(seg.Ack) - 1
-			peer.nxt = Seq(seg.Ack)
+			peer.inferSyn(Seq(seg.Ack))
 		}
 	}
+}
+
+// inferSyn records the SYN of e's that the capture missed, as an ACK of
+// it, ack, proves.
+func (e *endpoint) inferSyn(ack Seq) {
+	e.facts |= sentSyn | hasNxt
+	e.isn = ack - 1
+	e.nxt = ack
 }
 
 // sendFin applies a FIN that e sends at sequence number at.
@@ -336,9 +342,11 @@ func (e *endpoint) sendAck(ack Seq, peer *endpoint) {
 	e.facts |= hasAcked
 	if peer.has(sentSyn) && peer.isn.LessThan(ack) {
 		// It acknowledges a sequence number it could only learn from the
-		// peer's SYN: a real stack.
+		// peer's SYN: a real stack, if the wire showed that SYN.
 		e.confirm(gotSyn)
-		e.facts |= confirmed
+		if !peer.has(passive) || peer.has(sentSynAck) {
+			e.facts |= confirmed
+		}
 	}
 	if peer.has(sentFin) {
 		e.ackPeerFin(ack, peer)

@@ -265,6 +265,14 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 			c.flags |= flowGap
 			rcv.nxt = Seq(seg.Ack)
 		}
+		if seg.Flags&(SYN|ACK) == ACK && snd.has(sentSyn) && !rcv.has(sentSyn) {
+			// rcv never showed itself, yet snd, which sent a SYN,
+			// acknowledges one: the capture sees one direction only
+			// (or missed the SYN+ACK). The ACK says where rcv's SYN
+			// was, and that rcv had snd's.
+			rcv.inferSyn(Seq(seg.Ack))
+			rcv.facts |= gotSyn | passive
+		}
 		// Whether seg repeats matters only against a doubt, which few
 		// endpoints ever hold.
 		repeat := rcv.facts&doubts != 0 && snd.repeats(seg, rcv)
@@ -280,6 +288,11 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 		}
 		if seg.Flags&(SYN|ACK) == SYN|ACK {
 			scaleWindows(snd, rcv)
+		}
+		if !rcv.has(hasAcked) && rcv.has(sentSyn) && !snd.has(confirmed) {
+			// rcv has never been seen sending: only a run of data
+			// confirms the pair (see advances).
+			t.oneSided(i, c, snd, rcv, seg)
 		}
 		if crossed != 0 {
 			t.settle(i, c, snd, rcv, seg) // SYN_SENT or FIN_WAIT1 first
@@ -375,6 +388,27 @@ func (t *Tracker) advances(i int32, seg *Segment, f aside) bool {
 	t.flows.keepAside(i, aside{seq: Seq(seg.Seq), ack: Seq(seg.Ack), len: seg.PayloadLen,
 		flags: seg.Flags, window: seg.Window, from: f.from, run: run})
 	return false
+}
+
+// oneSided counts seg towards the proof of a flow opened by snd's SYN whose
+// peer, rcv, is never seen: a capture of one direction. Once snd has sent
+// provingRun data segments in a row, each starting where the last ended,
+// both ends are confirmed and rcv is a listener, as a seen SYN+ACK would
+// have shown.
+func (t *Tracker) oneSided(i int32, c *conn, snd, rcv *endpoint, seg *Segment) {
+	f := t.flows.aside(i)
+	if !t.advances(i, seg, f) {
+		return
+	}
+	t.flows.dropAside(i)
+	for _, e := range [2]*endpoint{snd, rcv} {
+		if !e.has(confirmed) {
+			e.facts |= confirmed
+			t.confirm(e)
+		}
+	}
+	a := t.flows.addr(c, c.side(rcv))
+	t.addListener(listenKey{a.Addr(), a.Port(), c.vlan}, rcv.has(local))
 }
 
 // synOnFlow handles a SYN on a flow that already exists: a retransmission,
