@@ -344,7 +344,10 @@ func (e *endpoint) sendAck(ack Seq, peer *endpoint) {
 		// It acknowledges a sequence number it could only learn from the
 		// peer's SYN: a real stack, if the wire showed that SYN.
 		e.confirm(gotSyn)
-		if !peer.has(passive) || peer.has(sentSynAck) {
+		// A server that answered a SYN is confirmed with its client:
+		// a SYN flood's answered half is the flood's, not a
+		// connection (see RULES.md, Confirmation).
+		if (!peer.has(passive) || peer.has(sentSynAck)) && (peer.has(confirmed) || !e.has(passive) || e.has(synAcked)) {
 			e.facts |= confirmed
 		}
 	}

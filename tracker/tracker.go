@@ -281,6 +281,11 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 		rcv.receive(seg, repeat)
 		if snd.facts&^sndFacts&confirmed != 0 { // only a sender becomes confirmed
 			t.confirm(snd)
+			if rcv.has(passive) && !rcv.has(confirmed) && rcv.has(hasAcked) {
+				// The server that answered it, with it.
+				rcv.facts |= confirmed
+				t.confirm(rcv)
+			}
 		}
 		// A receipt taken back is a correction, not a transition.
 		if (sndFacts&^snd.facts|rcvFacts&^rcv.facts)&receipts != 0 {

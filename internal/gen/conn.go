@@ -85,7 +85,7 @@ type conn struct {
 	cur       [2]tracker.State
 	entered   [2]int64
 	last      [2]int64 // µs of each side's last segment
-	synSent   [2]bool  // a bare SYN from the side has been written
+	synSent   [2]bool  // a SYN (or SYN+ACK) from the side has been written
 	confirmed [2]bool  // the side has shown it is a real stack
 	hold      bool
 }

@@ -409,13 +409,22 @@ func (g *generator) emit(c *conn) error {
 	}
 	c.last[s.dir] = s.at
 	// Confirmation (tracker/RULES.md): an endpoint that acknowledges its
-	// peer's ISN, or retransmits its SYN, is a real stack.
+	// peer's ISN, or retransmits its SYN, is a real stack; a server's
+	// first SYN+ACK confirms it only with its client, and its client's
+	// confirmation confirms it.
+	peer := 1 - s.dir
 	switch {
+	case s.flags&(tracker.SYN|tracker.ACK) == tracker.SYN|tracker.ACK:
+		c.confirmed[s.dir] = c.confirmed[s.dir] || c.synSent[s.dir] || c.confirmed[peer]
+		c.synSent[s.dir] = true
 	case s.flags&(tracker.ACK|tracker.RST) == tracker.ACK:
 		c.confirmed[s.dir] = true
 	case s.flags&(tracker.SYN|tracker.ACK) == tracker.SYN:
-		c.confirmed[s.dir] = c.synSent[s.dir]
+		c.confirmed[s.dir] = c.confirmed[s.dir] || c.synSent[s.dir]
 		c.synSent[s.dir] = true
+	}
+	if c.confirmed[s.dir] && c.synSent[peer] && s.dir == client {
+		c.confirmed[peer] = true
 	}
 	c.hold = s.hold
 	if s.dir == server && s.flags&(tracker.SYN|tracker.ACK) == tracker.SYN|tracker.ACK {
@@ -493,11 +502,11 @@ func (g *generator) floodExpectations() {
 		if rec.at == 0 {
 			continue
 		}
-		// A source sends one SYN: never confirmed. The server that
-		// answered it acknowledged its ISN: confirmed.
+		// A source sends one SYN: never confirmed, and nor is the
+		// server's answer to it.
 		if rec.answer != 0 {
 			g.record(tracker.Established, rec.at, rec.at, false)
-			g.record(tracker.SynRecv, rec.answer, rec.answer, true)
+			g.record(tracker.SynRecv, rec.answer, rec.answer, false)
 		} else {
 			g.record(tracker.SynSent, rec.at, rec.at, false)
 		}
