@@ -33,9 +33,24 @@ func fragments4(pkt []byte, id uint16, ps ...piece) [][]byte {
 			v |= ipv4MoreFragments
 		}
 		binary.BigEndian.PutUint16(f[6:], v)
+		binary.BigEndian.PutUint16(f[10:], 0)
+		binary.BigEndian.PutUint16(f[10:], ipv4HeaderChecksum(f[:20]))
 		out = append(out, f)
 	}
 	return out
+}
+
+// ipv4HeaderChecksum is RFC 791's header checksum: the kernel drops a
+// fragment without it.
+func ipv4HeaderChecksum(h []byte) uint16 {
+	var sum uint32
+	for i := 0; i < len(h); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(h[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
 }
 
 // fragments6 cuts an IPv6 datagram without extension headers into
