@@ -46,7 +46,7 @@ import (
 // its first fragment's IP header and the first fragKeep bytes of its
 // payload, which hold every header the decoder reads (only the lengths of
 // the rest matter, and they come from the IP headers, as for a frame cut
-// by the snaplen). The whole store, about 1.2 MiB, is allocated at the
+// by the snaplen). The whole store, 1.1 MiB, is allocated at the
 // first fragment, and nothing after. When it is full, the oldest datagram
 // is dropped for the new one. Linux instead refuses every fragment while
 // its queues hold more than ipfrag_high_thresh (4 MiB), so under a flood
