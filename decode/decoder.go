@@ -30,6 +30,8 @@ type Decoder struct {
 	VXLANPorts, GenevePorts []uint16
 
 	stats Stats
+	// frag holds the datagrams in progress, made at the first fragment.
+	frag *reassembler
 	// w is the walk of the frame being decoded. It lives here rather
 	// than on Decode's stack because the table's steps are called through
 	// function values, which the compiler must assume keep their
@@ -167,8 +169,13 @@ func linkLayer(link LinkType) (layer, bool) {
 // counts the reason, and leaves seg in an unspecified state.
 //
 // PayloadLen comes from the IP length fields, not from the captured bytes,
-// so segments cut by the snaplen count all their bytes; for the first
-// fragment of a fragmented datagram it counts that fragment's bytes only.
+// so segments cut by the snaplen count all their bytes.
+//
+// IP fragments are reassembled (see reassembly.go): the segment of a
+// fragmented datagram comes from the Decode of the fragment that completed
+// it, with that fragment's time; the others return ReasonFragment (held,
+// counted in Stats.Held until their datagram's fate is known) or the
+// reason they were dropped for.
 func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 	d.stats.Frames++
 	// Capped at its length, data's capacity is a value the compiler already
@@ -215,7 +222,19 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 			ipOff = off
 		}
 		if l, off, end, r = steps[l](w, data, off, end); r != proceed {
-			return d.skip(r)
+			if r != ReasonFragment {
+				return d.skip(r)
+			}
+			// A fragment: held, or the last of its datagram, which
+			// is read from its IP header again (counted once).
+			if data, end, r = d.defrag(f.UnixNano, data, ipOff, off, end); r != proceed {
+				return reasonErrors[r] // counted by defrag
+			}
+			l, off, ipOff = layerIPv4, 0, 0
+			if data[0]>>4 == 6 {
+				l = layerIPv6
+			}
+			ips--
 		}
 	}
 	// The last layer, TCP, is read here rather than in a step: called,

@@ -287,8 +287,6 @@ func TestDecodeSkipped(t *testing.T) {
 		{"ipv6 extension chain past the payload", frame(LinkRaw, ipv6Packet(t, layers.IPProtocolIPv6Destination, cat(
 			extHdr(60, 0), extHdr(60, 0), extHdr(60, 0), mutate(extHdr(layers.IPProtocolTCP, 0), func(b []byte) []byte { b[1] = 10; return b })))), ReasonIPv6ExtHeaders},
 		{"ipv6 extension header cut by snaplen", &Frame{Data: ipv6Packet(t, layers.IPProtocolIPv6Destination, extHdr(layers.IPProtocolTCP, 3))[:52], CaptureLen: 52, WireLen: 40 + 32 + 20 + 20 + len(testPayload), LinkType: LinkRaw}, ReasonTruncated},
-		{"ipv4 later fragment", frame(LinkRaw, mutate(v4, func(b []byte) []byte { b[6], b[7] = 0, 185; return b })), ReasonFragment},
-		{"ipv6 later fragment", frame(LinkRaw, ipv6Packet(t, layers.IPProtocolIPv6Fragment, fragHdr(layers.IPProtocolTCP, 185, false))), ReasonFragment},
 		{"tcp data offset 4", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { b[tcp4+12] = 4 << 4; return b })), ReasonTCPDataOffset},
 		{"tcp data offset past the segment", frame(LinkRaw, mutate(v4, func(b []byte) []byte {
 			b[20+12] = 15 << 4
@@ -391,16 +389,6 @@ func TestDecodeOddButValid(t *testing.T) {
 		{"ipv4 total length 0 (segmentation offload)", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { b[14+2], b[14+3] = 0, 0; return b })), func(t *testing.T, s tracker.Segment) {
 			if s.PayloadLen != uint32(len(testPayload)) {
 				t.Errorf("payload %d, want %d", s.PayloadLen, len(testPayload))
-			}
-		}},
-		{"ipv4 first fragment", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { b[14+6] |= 0x20; return b })), func(t *testing.T, s tracker.Segment) {
-			if s.SrcPort != 40000 {
-				t.Errorf("not decoded: %+v", s)
-			}
-		}},
-		{"ipv6 first fragment", frame(LinkRaw, ipv6Packet(t, layers.IPProtocolIPv6Fragment, fragHdr(layers.IPProtocolTCP, 0, true))), func(t *testing.T, s tracker.Segment) {
-			if s.DstPort != 443 || s.PayloadLen != uint32(len(testPayload)) {
-				t.Errorf("not decoded: %+v", s)
 			}
 		}},
 		{"source and destination port 0", frame(LinkEthernet, mutate(eth4, func(b []byte) []byte { copy(b[tcp4:], []byte{0, 0, 0, 0}); return b })), func(t *testing.T, s tracker.Segment) {

@@ -26,6 +26,12 @@
 // or ErrMalformed (broken). Live capture adds ErrTimeout (a quiet link: call
 // Next again) and ErrInterfaceGone (reopen later).
 //
+// # IP fragments
+//
+// Fragments are reassembled inside Decode, as Linux reassembles them, in a
+// fixed store allocated at the first fragment; reassembly.go says how and
+// why it is not gopacket's ip4defrag.
+//
 // # Why not gopacket's layer decoders
 //
 // gopacket is used for live capture (gopacket/pcap) and by the tests, which

@@ -334,6 +334,10 @@ func (w *warned) check(logger *slog.Logger, packets uint64, ds decode.Stats, ts 
 		}
 	})
 	lost := ds.Lost()
+	if final && ds.Held > 0 {
+		// Fragments of datagrams the capture ended before completing.
+		args, lost = append(args, "fragments_held", ds.Held), lost+ds.Held
+	}
 	switch {
 	case lost > 0 && (final || !w.skipped):
 		w.skipped = true
