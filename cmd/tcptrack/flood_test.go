@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,21 +73,29 @@ const (
 	floodPerFlow = 128
 )
 
-// TestSYNFloodBounded replays a SYN flood from a million spoofed sources
-// interleaved with 1,000 real connections under --max-flows 100000: memory
-// stays within the stated bound and every real connection is still
-// ESTABLISHED on both sides at the end (SPEC 2.7, issue 5).
+// TestSYNFloodBounded replays a SYN flood from a million spoofed sources,
+// unanswered and half of them answered, interleaved with 1,000 real
+// connections under --max-flows 100000: memory stays within the stated
+// bound, every real connection is still ESTABLISHED on both sides at the
+// end, and the counts show the real connections exactly: the flood is only
+// in the UNCONFIRMED line.
 func TestSYNFloodBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes and reads a 100 MB capture; skipped with -short")
 	}
+	for _, answered := range []int{0, 50} {
+		t.Run(fmt.Sprintf("answered %d%%", answered), func(t *testing.T) { synFlood(t, answered) })
+	}
+}
+
+func synFlood(t *testing.T, answerPct int) {
 	p := filepath.Join(t.TempDir(), "flood.pcap")
 	f, err := os.Create(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	res, err := gen.Generate(w, gen.Config{Mode: gen.SYNFlood, Seed: 3, Sources: 1_000_000, RealConns: 1000})
+	res, err := gen.Generate(w, gen.Config{Mode: gen.SYNFlood, Seed: 3, Sources: 1_000_000, RealConns: 1000, AnswerPct: answerPct})
 	if err == nil {
 		err = w.Flush()
 	}
@@ -102,6 +111,13 @@ func TestSYNFloodBounded(t *testing.T) {
 		t.Errorf("peak RSS %d MiB, bound %d MiB", rss>>20, bound>>20)
 	}
 	t.Logf("peak RSS %d MiB for %d packets under --max-flows %d", rss>>20, res.Packets, maxFlows)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || lines[0] != "ESTABLISHED 2000" {
+		t.Errorf("counts %q, want only ESTABLISHED 2000: the flood belongs in the unconfirmed counts", out)
+	}
+	all, _ := runChild(t, "-r", p, "--max-flows", "100000", "-a")
+	if !strings.Contains(all, "UNCONFIRMED ") {
+		t.Errorf("-a printed %q: no UNCONFIRMED line", all)
+	}
 	out, _ = runChild(t, "-r", p, "--max-flows", "100000", "--sockets")
 	established := map[string]bool{}
 	for _, l := range strings.Split(out, "\n") {
