@@ -9,7 +9,7 @@ import (
 // TestAdversarial injects hostile segments into a connection while a second,
 // unrelated connection runs beside it: each case asserts the exact counter
 // it must move, the victim's state, and that the bystander is untouched
-// (issue 5, item 4).
+// (RULES.md, RSTs and the evidence rules).
 func TestAdversarial(t *testing.T) {
 	cases := []struct {
 		name       string

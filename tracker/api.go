@@ -73,7 +73,7 @@ type Stats struct {
 	// clients whose only answer was lost before the capture point. They
 	// are never part of States.
 	Unconfirmed [NumStates]int
-	// Listeners counts inferred listening sockets (SPEC 2.6), after the
+	// Listeners counts inferred listening sockets (RULES.md), after the
 	// Local filter. They are never part of States.
 	Listeners int
 	Flows     int // flows in the table

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// TestEvidence covers SPEC 2.2-2.4: what retransmissions prove, pickup of
+// TestEvidence covers RULES.md's evidence rules: what retransmissions prove, pickup of
 // flows whose handshake was not seen, and reuse of a 4-tuple.
 func TestEvidence(t *testing.T) {
 	data := func(from byte, seq, ack, n uint32) ev {

@@ -48,7 +48,7 @@ func fuzzSegments(data []byte, fn func(*Segment)) {
 }
 
 // FuzzTracker drives the tracker with arbitrary segments and checks the
-// invariants of issue 5: counts add up to the endpoints listed, the table
+// invariants: counts add up to the endpoints listed, the table
 // stays within its bound, an endpoint leaves CLOSE only through a new SYN
 // (or back to LAST_ACK when it retransmits the FIN whose ACK was seen, the
 // one proof that the ACK was lost), and the answer is deterministic.

@@ -133,7 +133,7 @@ type rule struct {
 	unconfirmed string
 }
 
-// TestRules has a case for every row of SPEC 2.1, each run for both roles
+// TestRules has a case for every row of RULES.md's transition table, each run for both roles
 // X may play (client and server, or both address orders where the row
 // fixes the role), and with ISNs that wrap.
 func TestRules(t *testing.T) {

@@ -363,7 +363,7 @@ func TestClockAcrossEpochs(t *testing.T) {
 	checkCounts(t, w.tr)
 }
 
-// TestConnSize guards the record sizes that the memory bound of issue 4 is
+// TestConnSize guards the record sizes that the README's memory bound is
 // built on: 128 bytes per flow at a million flows for the whole process,
 // of which a flow's record takes 84 and its index entry and timer the rest.
 func TestConnSize(t *testing.T) {

@@ -6,7 +6,7 @@
 //	tcptrack-gen -mode longflows -flows 2000 -packets 10000000 -o long.pcap
 //
 // It prints a summary, and for the mix the endpoint counts per state that a
-// tracker following SPEC section 2 must report, to stderr.
+// tracker following tracker/RULES.md must report, to stderr.
 package main
 
 import (

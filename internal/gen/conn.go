@@ -24,7 +24,7 @@ const (
 )
 
 // step is one scripted segment. st holds the state of each endpoint that an
-// observer following SPEC section 2 must conclude once it has seen this
+// observer following tracker/RULES.md must conclude once it has seen this
 // segment; hold marks a step after which that conclusion is wrong until a
 // later step of the same connection gives the evidence (a segment lost
 // between the capture point and the receiver).

@@ -22,7 +22,7 @@
 // transfers).
 //
 // Because the generator scripts every connection, it also knows what a
-// passive observer following SPEC section 2 must conclude about each
+// passive observer following tracker/RULES.md must conclude about each
 // endpoint once the file ends: Result.Expected. Those are hand expectations
 // written from RFC 9293's state diagram into each connection script, not
 // kernel ground truth; they are fit for unit tests and cross-checks on

@@ -74,9 +74,10 @@ type Config struct {
 	FloodRate float64
 	// AnswerPct is the percentage of flood SYNs the server answers with a
 	// SYN+ACK (a server with SYN cookies answers all), default 0. The
-	// spoofed source never ACKs, but an observer takes a SYN+ACK it has seen
-	// as delivered (SPEC 2.2), so the source counts as ESTABLISHED and the
-	// server as SYN_RECV. Not allowed with Packets above Sources.
+	// spoofed source never ACKs, but an observer takes a SYN+ACK it has
+	// seen as delivered (tracker/RULES.md): the source is ESTABLISHED and
+	// the server SYN_RECV, both unconfirmed. Not allowed with Packets above
+	// Sources.
 	AnswerPct int
 	// RealConns is SYNFlood's number of real connections: established
 	// before the flood starts, 200 ms after Start, and exchanging data
@@ -139,7 +140,7 @@ type Result struct {
 	End time.Time
 	// Listeners is the number of distinct server sockets (address, port,
 	// VLAN) that answered a SYN with SYN+ACK: the inferred listeners of
-	// SPEC 2.6.
+	// tracker/RULES.md.
 	Listeners int
 	// Real lists SYNFlood's real connections, Src the client. All of them
 	// are ESTABLISHED on both sides at the end.
@@ -493,7 +494,7 @@ func (g *generator) record(s tracker.State, entered, last int64, confirmed bool)
 
 // floodExpectations counts each source once, as its last SYN left it: a new
 // SYN on the same 4-tuple with a new ISN replaces an unanswered attempt
-// (SPEC 2.4). Config forbids answers when sources repeat: a SYN with a new
+// (tracker/RULES.md). Config forbids answers when sources repeat: a SYN with a new
 // ISN on a tuple whose SYN+ACK was seen meets a synchronized state, where RFC
 // 5961 keeps the old connection and a real server sends a challenge ACK, not
 // the SYN+ACK this generator would write.

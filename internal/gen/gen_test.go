@@ -339,8 +339,8 @@ func TestProtocol(t *testing.T) {
 }
 
 // TestScripts plays each connection script alone and checks the final state
-// of both endpoints against the walk through RFC 9293's state diagram (SPEC
-// 2.1) for the flags it sent, written out by hand here.
+// of both endpoints against the walk through RFC 9293's state diagram
+// (tracker/RULES.md) for the flags it sent, written out by hand here.
 func TestScripts(t *testing.T) {
 	E, C := tracker.Established, tracker.Close
 	for _, tc := range []struct {
