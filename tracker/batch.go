@@ -33,7 +33,7 @@ func (t *Tracker) TrackBatch(segs []Segment) {
 		}
 		segs = segs[n:]
 	}
-	runtime.KeepAlive(t) // see mappings
+	runtime.KeepAlive(t) // see New
 }
 
 // warm reads the index entries of keys, and then the flows they name, only

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/tcptrack/tcptrack/internal/mmapmem"
 )
 
 // lookup hashes k, as Tracker.keyOf does, and finds it; k is then ready
@@ -90,8 +92,8 @@ func TestIndexModel(t *testing.T) {
 		t.Run(fmt.Sprintf("max=%d/hashes=%d", c.maxFlows, c.hashes), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, uint64(c.maxFlows)))
 			var x index
-			m := &mappings{}
-			t.Cleanup(m.release)
+			m := &mmapmem.Mappings{}
+			t.Cleanup(m.Release)
 			x.init(c.maxFlows, m)
 			model := map[int32]uint32{} // slot -> hash
 			var live []int32
@@ -179,7 +181,7 @@ func TestTableModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 3))
 	const maxFlows = 64
 	tb := newTable(maxFlows)
-	t.Cleanup(tb.mem.release)
+	t.Cleanup(tb.mem.Release)
 	type flow struct {
 		slot int32
 		src  netip.AddrPort
@@ -234,7 +236,7 @@ func TestTableModel(t *testing.T) {
 // is reused before the slab grows.
 func TestTableEvictionOrder(t *testing.T) {
 	tb := newTable(8)
-	t.Cleanup(tb.mem.release)
+	t.Cleanup(tb.mem.Release)
 	r := rand.New(rand.NewPCG(4, 5))
 	slots := make([]int32, 6)
 	for n := range slots {
@@ -285,7 +287,7 @@ func TestTableEvictionOrder(t *testing.T) {
 func TestTimerHeap(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 7))
 	tb := newTable(200)
-	t.Cleanup(tb.mem.release)
+	t.Cleanup(tb.mem.Release)
 	model := map[int32]tick{}
 	for n := range 200 {
 		k := flowKey{alo: 0xffff<<32 | uint64(n), blo: 0xffff << 32, v4: true}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"runtime"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/mmapmem"
 )
 
 // Defaults for Config's zero values.
@@ -88,8 +90,10 @@ func New(cfg Config) *Tracker {
 	}
 	t.startClock()
 	// The table's memory is mapped, not the garbage collector's: give it
-	// back with the Tracker (see mappings).
-	runtime.AddCleanup(t, (*mappings).release, t.flows.mem)
+	// back with the Tracker. As no pointer into mapped memory keeps
+	// anything alive, every exported method that reaches the table keeps
+	// the Tracker alive until it returns (runtime.KeepAlive).
+	runtime.AddCleanup(t, (*mmapmem.Mappings).Release, t.flows.mem)
 	t.timeout[TimeWait] = span(cfg.TimeWait)
 	hs := span(cfg.HandshakeTimeout)
 	t.timeout[SynSent], t.timeout[SynRecv] = hs, hs
@@ -106,7 +110,7 @@ func (t *Tracker) Track(seg *Segment) {
 	var key flowKey
 	side := t.keyOf(seg, &key)
 	t.track(seg, &key, side)
-	runtime.KeepAlive(t) // see mappings
+	runtime.KeepAlive(t) // see New
 }
 
 // keyOf fills in k with the flow key of seg, hashed, and returns which
@@ -161,7 +165,7 @@ func (t *Tracker) advance(n int64) {
 	if n >= t.sweepAt {
 		t.sweepListeners()
 	}
-	runtime.KeepAlive(t) // see mappings
+	runtime.KeepAlive(t) // see New
 }
 
 // open adds a flow for seg's key, evicting one first if the table is full.
@@ -818,7 +822,7 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 			})
 		}
 	}
-	runtime.KeepAlive(t) // see mappings
+	runtime.KeepAlive(t) // see New
 }
 
 // unacked returns the sequence space e has sent that it is not believed to

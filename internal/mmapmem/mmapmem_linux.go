@@ -1,11 +1,11 @@
-package tracker
+package mmapmem
 
 import "golang.org/x/sys/unix"
 
 // mapBytes maps n bytes of zeroed memory, private to the process. Pages
 // are taken when first touched; the mapping reserves neither memory nor
-// swap up front (MAP_NORESERVE), as the table is reserved at its bound and
-// seldom reaches it.
+// swap up front (MAP_NORESERVE), as an array is reserved at its owner's bound,
+// which it seldom reaches.
 func mapBytes(n int) ([]byte, error) {
 	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
