@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -114,3 +115,41 @@ func BenchmarkTrackBatchFlood(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKeyOf works out the keys of segments between addresses of
+// every form, reading the addresses in place (read=inplace) and by As16
+// (read=portable), the way taken where the start-up check fails.
+func BenchmarkKeyOf(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var segs [256]Segment
+	for i := range segs {
+		a := addrForms(r)
+		segs[i] = Segment{Src: a[i%2], Dst: a[2+i%2], SrcPort: uint16(r.Uint32()), DstPort: 443}
+		if i%4 != 0 { // mostly IPv4, as on most links
+			segs[i].Src, segs[i].Dst = a[1], netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+		}
+	}
+	for _, inPlace := range []bool{true, false} {
+		name := "read=inplace"
+		if !inPlace {
+			name = "read=portable"
+		}
+		b.Run(name, func(b *testing.B) {
+			if inPlace && !addrInPlace {
+				b.Skip("the start-up check failed: no in-place read")
+			}
+			was := addrInPlace
+			addrInPlace = inPlace
+			defer func() { addrInPlace = was }()
+			var k flowKey
+			sides := 0
+			for i := 0; b.Loop(); i++ {
+				sides += keyOf(&segs[i%len(segs)], &k)
+			}
+			sink = uint64(sides) + k.alo
+		})
+	}
+}
+
+// sink keeps benchmark results alive.
+var sink uint64

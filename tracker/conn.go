@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
-	"unsafe"
 )
 
 // flowKey is a flow's 4-tuple, VLAN and tunnel in canonical order, so that both
@@ -30,8 +29,15 @@ type flowKey struct {
 // came back in another, which the CPU cannot forward from store to load,
 // and that stall was a tenth of the tracker's time.
 func keyOf(seg *Segment, k *flowKey) int {
-	ahi, alo := words(&seg.Src)
-	bhi, blo := words(&seg.Dst)
+	// The addresses as words rather than arrays, so that the key is built
+	// in registers (see wordsInPlace).
+	var ahi, alo, bhi, blo uint64
+	if addrInPlace {
+		ahi, alo = wordsInPlace(&seg.Src)
+		bhi, blo = wordsInPlace(&seg.Dst)
+	} else {
+		ahi, alo, bhi, blo = addrWordsPortable(seg)
+	}
 	pa, pb := uint64(seg.SrcPort), uint64(seg.DstPort)
 	// Sort the sides without a branch: which way a segment goes is a coin
 	// toss to the branch predictor, and a wrong guess costs more than this.
@@ -53,27 +59,23 @@ func keyOf(seg *Segment, k *flowKey) int {
 	return int(swap)
 }
 
-// words returns a as a 128-bit number, high word first, IPv4 as
-// IPv4-mapped IPv6. It returns words rather than an array so that the key
-// is built in registers.
-//
-// netip.Addr begins with exactly these two words (its uint128 field holds
-// the address IPv4-mapped, whatever the family), so they are read in
-// place. The portable way, As16, returns the bytes through the stack,
-// where the CPU cannot forward two 8-byte stores to a 16-byte load: that
-// stall, twice per address, was two fifths of keyOf's time, and reading in
-// place cut the mix's CPU time by 15%. The size is checked when compiling
-// (the constants below overflow unless netip.Addr is two words and a
-// pointer); the layout by TestWords against As16.
-func words(a *netip.Addr) (hi, lo uint64) {
-	w := (*[2]uint64)(unsafe.Pointer(a))
-	return w[0], w[1]
+// wordsPortable returns a as a 128-bit number, high word first, IPv4 as
+// IPv4-mapped IPv6, by As16 (wordsInPlace is the same, read in place).
+func wordsPortable(a *netip.Addr) (hi, lo uint64) {
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
-const (
-	_ = unsafe.Sizeof(netip.Addr{}) - 24
-	_ = 24 - unsafe.Sizeof(netip.Addr{})
-)
+// addrWordsPortable is wordsPortable of seg's source and destination: the
+// path keyOf takes where the start-up check failed, kept out of keyOf's
+// body as it is never taken where the check passes.
+//
+//go:noinline
+func addrWordsPortable(seg *Segment) (ahi, alo, bhi, blo uint64) {
+	ahi, alo = wordsPortable(&seg.Src)
+	bhi, blo = wordsPortable(&seg.Dst)
+	return ahi, alo, bhi, blo
+}
 
 func as16(hi, lo uint64) [16]byte {
 	var b [16]byte

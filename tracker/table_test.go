@@ -59,27 +59,6 @@ func TestKeyOf(t *testing.T) {
 	}
 }
 
-// TestWords checks words, which reads netip.Addr's own memory, against
-// As16 for random addresses of every form netip makes: IPv4, IPv6, IPv4-mapped
-// IPv6 and zoned IPv6. It fails if a Go release changes netip.Addr's layout.
-func TestWords(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for range 10000 {
-		var b [16]byte
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		for _, a := range []netip.Addr{netip.AddrFrom16(b), netip.AddrFrom4([4]byte(b[12:])),
-			netip.AddrFrom16([16]byte(append(make([]byte, 10), 0xff, 0xff, b[0], b[1], b[2], b[3]))),
-			netip.AddrFrom16(b).WithZone("eth0")} {
-			hi, lo := words(&a)
-			if as16(hi, lo) != a.As16() {
-				t.Fatalf("%v: words %#x %#x, As16 % x", a, hi, lo, a.As16())
-			}
-		}
-	}
-}
-
 // TestIndexModel drives the index with random additions and deletions whose
 // hashes are drawn from a few values, so that entries share homes and whole
 // hashes, and checks it against a map after every step: every entry is found
