@@ -11,7 +11,7 @@ import (
 const namespace = "tcptrack"
 
 // ReasonCount is one counter of a labelled family, e.g. decode errors with
-// reason "truncated_tcp". Plain pairs keep this package independent of the
+// reason "truncated". Plain pairs keep this package independent of the
 // decoder's own types.
 type ReasonCount struct {
 	Reason string
@@ -123,8 +123,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 
-	// Every state is always present, zeros included, as node_exporter does:
-	// dashboards and alerts then never see a series vanish.
+	// Every state is always present, zeros included, so that dashboards
+	// and alerts never see a series vanish. (node_exporter's tcpstat sends
+	// only the states it found sockets in: there a series goes when its
+	// last socket closes.)
 	for st := tracker.State(0); st < tracker.NumStates; st++ {
 		if st.Counted() {
 			gauge(c.states, float64(t.States[st]), st.Label())

@@ -8,7 +8,8 @@ import (
 // Config tunes a Tracker. The zero value means the documented defaults.
 type Config struct {
 	// MaxFlows bounds the flow table. When it is full, closed flows are
-	// evicted first, then half-open handshakes, then the longest idle.
+	// evicted first, then half-open ones (handshakes, and picked-up flows
+	// not yet proven), then the least recently active.
 	// Default 1<<20, at most 1<<31-1 (flows are numbered in 32 bits).
 	// Memory is taken as flows come, whatever the bound.
 	MaxFlows int
@@ -36,7 +37,8 @@ type Config struct {
 	// netstat on those hosts.
 	Local []netip.Prefix
 	// OnTransition, when set, is called for every state change of every
-	// endpoint, in capture order. The Transition is only valid during the
+	// endpoint, in capture order, but for an endpoint that never showed
+	// itself going to CLOSE. The Transition is only valid during the
 	// call.
 	OnTransition func(*Transition)
 }
@@ -47,8 +49,8 @@ type EvictReason uint8
 // Eviction reasons, in the order the table tries them.
 const (
 	EvictClosed   EvictReason = iota // both endpoints closed or never shown
-	EvictHalfOpen                    // a handshake that had not completed
-	EvictIdle                        // the longest idle of the rest
+	EvictHalfOpen                    // a handshake that had not completed, or a picked-up flow not yet proven
+	EvictIdle                        // the least recently active of the rest (CLOCK's approximation)
 	// EvictListener is an inferred listener forgotten to make room for
 	// another: their number is bounded too.
 	EvictListener
@@ -73,21 +75,27 @@ type Stats struct {
 	// clients whose only answer was lost before the capture point. They
 	// are never part of States.
 	Unconfirmed [NumStates]int
-	// Listeners counts inferred listening sockets (RULES.md), after the
-	// Local filter. They are never part of States.
+	// Listeners counts inferred listening sockets (an endpoint that
+	// answered a SYN with a SYN+ACK), after the Local filter. They are
+	// never part of States.
 	Listeners int
 	Flows     int // flows in the table
 	MaxFlows  int // the table's bound
 	Segments  uint64
 	// Transitions counts state changes by [from][to].
 	Transitions [NumStates][NumStates]uint64
-	IgnoredRST  uint64 // RSTs outside the receiver's window
+	// IgnoredRST counts RSTs that could close nothing: outside the
+	// receiver's window, or to a SYN_SENT endpoint without acking its SYN.
+	IgnoredRST uint64
 	// ChallengedRST counts RSTs inside the receiver's window but not at
 	// its next expected sequence number: Linux answers them with a
 	// challenge ACK and keeps the connection (RFC 5961).
 	ChallengedRST uint64
-	// Ignored counts segments that moved no state because their sequence
-	// or acknowledgment number was outside the window.
+	// Ignored counts segments the rulebook set aside without a change of
+	// state: a sequence or acknowledgment number far outside the window, a
+	// segment without ACK past SYN_SENT, an RST on no known flow, a SYN on
+	// a live connection (held until the peer's answer tells whether it
+	// opened a new one), and a SYN+ACK that answers no SYN known.
 	Ignored   uint64
 	Evictions [NumEvictReasons]uint64
 }

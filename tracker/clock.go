@@ -91,10 +91,10 @@ func (t *Tracker) setClock(n int64) {
 		t.epoch = epoch
 		t.flows.rebase(shift)
 	}
-	t.nowT = tick((n - t.epoch) / msec)
-	t.nowC = t.ticks(n)
-	// The millisecond after nowT, or the end of time.
-	t.tickEnd = t.epoch + int64(t.nowT)*msec
+	t.nowFloor = tick((n - t.epoch) / msec)
+	t.nowCeil = t.ticks(n)
+	// The millisecond after nowFloor, or the end of time.
+	t.tickEnd = t.epoch + int64(t.nowFloor)*msec
 	if t.tickEnd <= math.MaxInt64-msec {
 		t.tickEnd += msec
 	} else {

@@ -158,6 +158,18 @@ type conn struct {
 	heapIdx int32 // position in the timer heap, -1 when no timer is filed
 }
 
+// pickedUp reports whether the flow's handshake was not seen.
+func (c *conn) pickedUp() bool { return c.flags&flowPickup != 0 }
+
+// unproven reports whether the flow was picked up and has not yet shown
+// two-way life (see Tracker.prove): a lone segment, no connection yet.
+func (c *conn) unproven() bool { return c.flags&(flowPickup|flowProven) == flowPickup }
+
+// lingering reports whether the flow is kept only to absorb stray
+// segments, then forgotten: every endpoint closed or never shown, or an
+// unproven pickup.
+func (c *conn) lingering() bool { return c.class() == classClosed || c.unproven() }
+
 // client returns the index into ep of the client.
 func (c *conn) client() int { return int(c.flags >> clientShift & 1) }
 
@@ -176,7 +188,7 @@ func (c *conn) setClass(cls uint8) {
 func (c *conn) classify() uint8 {
 	a, b := c.ep[0].state(), c.ep[1].state()
 	switch {
-	case c.flags&flowPickup != 0 && c.flags&flowProven == 0:
+	case c.unproven():
 		if c.ep[0].has(closed) || c.ep[1].has(closed) {
 			return classClosed
 		}

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// TestEvidence covers RULES.md's evidence rules: what retransmissions prove, pickup of
-// flows whose handshake was not seen, and reuse of a 4-tuple.
+// TestEvidence covers RULES.md's evidence rules: what retransmissions
+// prove, pickup of flows whose handshake was not seen, and reuse of a
+// 4-tuple.
 func TestEvidence(t *testing.T) {
 	data := func(from byte, seq, ack, n uint32) ev {
 		e := ev{from: from, flags: ACK | PSH, seq: seq, ack: ack, len: n}

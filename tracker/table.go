@@ -35,15 +35,15 @@ type table struct {
 	head [numClasses]int32 // least recently active, but for second chances
 	tail [numClasses]int32 // most recently filed
 	// The timer heap.
-	timer []timer // min-heap of deadlines
-	nt    int32   // timers in the heap
-	sink  uint64  // see warm
+	heap    []timer // min-heap of deadlines
+	heapLen int32   // timers in the heap
+	sink    uint64  // see warm
 }
 
 func newTable(maxFlows int) table {
 	m := &mmapmem.Mappings{}
 	t := table{mem: m, free: -1, asides: make(map[int32]aside),
-		conns: mmapmem.Array[conn](m, maxFlows), timer: mmapmem.Array[timer](m, maxFlows)}
+		conns: mmapmem.Array[conn](m, maxFlows), heap: mmapmem.Array[timer](m, maxFlows)}
 	for i := range t.head {
 		t.head[i], t.tail[i] = -1, -1
 	}
@@ -97,8 +97,8 @@ func (t *table) rebase(shift int64) {
 			move(&c.ep[e].mark)
 		}
 	}
-	for h := range t.nt {
-		x := &t.timer[h]
+	for h := range t.heapLen {
+		x := &t.heap[h]
 		d := x.when()
 		move(&d)
 		*x = timer(max(d, 1))<<32 | timer(uint32(x.slot()))

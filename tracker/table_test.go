@@ -299,8 +299,8 @@ func TestTimerHeap(t *testing.T) {
 			tb.refile(i, d)
 		}
 	}
-	if len(model) != 0 || tb.nt != 0 {
-		t.Errorf("%d deadlines never came due, %d left in the heap", len(model), tb.nt)
+	if len(model) != 0 || tb.heapLen != 0 {
+		t.Errorf("%d deadlines never came due, %d left in the heap", len(model), tb.heapLen)
 	}
 	if early == 0 {
 		t.Error("no timer came due early: the test did not move a deadline later")

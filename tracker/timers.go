@@ -22,8 +22,8 @@ func (t *table) setDeadline(i int32, c *conn, d tick) {
 	case d == 0:
 	case h < 0:
 		t.heapPush(i, d)
-	case d < t.timer[h].when():
-		t.timer[h] = timer(d)<<32 | timer(uint32(i))
+	case d < t.heap[h].when():
+		t.heap[h] = timer(d)<<32 | timer(uint32(i))
 		t.up(h)
 	}
 }
@@ -38,39 +38,39 @@ func (t *table) refile(i int32, d tick) {
 	case d == 0:
 		t.heapRemove(h)
 	default:
-		t.timer[h] = timer(d)<<32 | timer(uint32(i))
+		t.heap[h] = timer(d)<<32 | timer(uint32(i))
 		t.fix(h)
 	}
 }
 
 func (t *table) heapPush(i int32, d tick) {
-	h := t.nt
-	t.nt++
-	t.timer[h] = timer(d)<<32 | timer(uint32(i))
+	h := t.heapLen
+	t.heapLen++
+	t.heap[h] = timer(d)<<32 | timer(uint32(i))
 	t.at(i).heapIdx = h
 	t.up(h)
 }
 
 // due returns the slot with the earliest deadline at or before now, or -1.
 func (t *table) due(now tick) int32 {
-	if t.nt == 0 {
+	if t.heapLen == 0 {
 		return -1
 	}
-	if x := t.timer[0]; x.when() <= now {
+	if x := t.heap[0]; x.when() <= now {
 		return x.slot()
 	}
 	return -1
 }
 
 func (t *table) heapRemove(h int32) {
-	last := t.nt - 1
-	t.at(t.timer[h].slot()).heapIdx = -1
+	last := t.heapLen - 1
+	t.at(t.heap[h].slot()).heapIdx = -1
 	if h != last {
-		x := t.timer[last]
-		t.timer[h] = x
+		x := t.heap[last]
+		t.heap[h] = x
 		t.at(x.slot()).heapIdx = h
 	}
-	t.nt--
+	t.heapLen--
 	if h < last {
 		t.fix(h)
 	}
@@ -89,10 +89,10 @@ func (t *table) fix(h int32) {
 const heapArity = 4
 
 func (t *table) up(h int32) {
-	x := t.timer[h]
+	x := t.heap[h]
 	for h > 0 {
 		p := (h - 1) / heapArity
-		px := t.timer[p]
+		px := t.heap[p]
 		if px <= x {
 			break
 		}
@@ -103,16 +103,16 @@ func (t *table) up(h int32) {
 }
 
 func (t *table) down(h0 int32) bool {
-	h, n := h0, t.nt
-	x := t.timer[h]
+	h, n := h0, t.heapLen
+	x := t.heap[h]
 	for {
 		c := heapArity*h + 1
 		if c >= n {
 			break
 		}
-		m, mx := c, t.timer[c]
+		m, mx := c, t.heap[c]
 		for j := c + 1; j < min(c+heapArity, n); j++ {
-			if y := t.timer[j]; y < mx {
+			if y := t.heap[j]; y < mx {
 				m, mx = j, y
 			}
 		}
@@ -128,6 +128,6 @@ func (t *table) down(h0 int32) bool {
 
 // put places timer x at position h of the heap.
 func (t *table) put(h int32, x timer) {
-	t.timer[h] = x
+	t.heap[h] = x
 	t.at(x.slot()).heapIdx = h
 }

@@ -39,12 +39,15 @@ type Tracker struct {
 	// LAST_ACK. A table rather than a switch, whose branches the states of
 	// interleaved flows mispredict. An unconfirmed endpoint gets
 	// HandshakeTimeout whatever its state (see timeoutOf).
-	timeout   [NumStates]tick
-	now       int64 // capture clock, nanoseconds since the Unix epoch
-	epoch     int64 // tick 0, nanoseconds since the Unix epoch (see tick)
-	nowT      tick  // the capture clock, rounded down
-	nowC      tick  // the capture clock, rounded up
-	tickEnd   int64 // when nowT next moves, nanoseconds since the Unix epoch
+	timeout [NumStates]tick
+	now     int64 // capture clock, nanoseconds since the Unix epoch
+	epoch   int64 // tick 0, nanoseconds since the Unix epoch (see tick)
+	// The capture clock in ticks, rounded down (nowFloor: a timer is due
+	// when its deadline is at or before it) and up (nowCeil: what times
+	// are kept as, so that a timer never runs out early).
+	nowFloor  tick
+	nowCeil   tick
+	tickEnd   int64 // when nowFloor next moves, nanoseconds since the Unix epoch
 	flows     table
 	listeners map[listenKey]listener
 	// sweepAt is when advance next forgets the listeners not seen for
@@ -125,7 +128,7 @@ func (t *Tracker) keyOf(seg *Segment, k *flowKey) int {
 func (t *Tracker) track(seg *Segment, k *flowKey, side int) {
 	t.advance(seg.UnixNano)
 	// A timestamp that steps back does not rewind timers.
-	now := t.nowC
+	now := t.nowCeil
 	t.stats.Segments++
 	i, ok := t.flows.find(k)
 	if !ok {
@@ -154,12 +157,12 @@ func (t *Tracker) advance(n int64) {
 	}
 	if n < t.tickEnd {
 		// Within the same millisecond: no timer can have come due since
-		// the last call, as every deadline filed since lies past nowT.
-		t.now, t.nowC = n, t.nowT+1
+		// the last call, as every deadline filed since lies past nowFloor.
+		t.now, t.nowCeil = n, t.nowFloor+1
 		return
 	}
 	t.setClock(n)
-	for i := t.flows.due(t.nowT); i >= 0; i = t.flows.due(t.nowT) {
+	for i := t.flows.due(t.nowFloor); i >= 0; i = t.flows.due(t.nowFloor) {
 		t.expire(i)
 	}
 	if n >= t.sweepAt {
@@ -220,7 +223,7 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 		snd.mark = now
 	}
 
-	if c.flags&flowPickup != 0 && c.flags&flowProven == 0 && !t.prove(i, side, seg, now) {
+	if c.unproven() && !t.prove(i, side, seg, now) {
 		t.settle(i, c, snd, rcv, seg)
 		return
 	}
@@ -428,9 +431,9 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 	snd := &c.ep[side]
 	seq := Seq(seg.Seq)
 	switch {
-	case c.flags&flowPickup == 0 && !snd.has(sentSyn):
+	case !c.pickedUp() && !snd.has(sentSyn):
 		return true // its first SYN: an opening, or a simultaneous open
-	case c.flags&flowPickup == 0 && snd.has(sentSyn) && seq == snd.isn:
+	case !c.pickedUp() && snd.has(sentSyn) && seq == snd.isn:
 		return true // a retransmission: the rulebook weighs it as evidence
 	}
 	if seg.Flags&ACK == 0 {
@@ -457,7 +460,7 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 			return true
 		}
 	}
-	if !snd.has(sentSyn) || c.flags&flowPickup != 0 {
+	if !snd.has(sentSyn) || c.pickedUp() {
 		return true // a first SYN+ACK: the rulebook takes it
 	}
 	t.stats.Ignored++ // a SYN+ACK that belongs to no SYN we know
@@ -467,7 +470,7 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 // finished reports whether a new SYN may start a new connection on this
 // flow: nothing on it is alive but TIME_WAIT (RFC 1122 4.2.2.13).
 func (c *conn) finished() bool {
-	if c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
+	if c.unproven() {
 		return true
 	}
 	for e := range c.ep {
@@ -484,7 +487,7 @@ func (c *conn) finished() bool {
 // nothing ever answered: a new SYN from the same side with another ISN
 // replaces it, as the client gave up on it (Linux reuses the port).
 func (c *conn) unanswered(side int) bool {
-	return c.flags&flowPickup == 0 && c.client() == side && !c.ep[1-side].has(hasNxt)
+	return !c.pickedUp() && c.client() == side && !c.ep[1-side].has(hasNxt)
 }
 
 // restart ends the connection on flow i and starts a new one on the same
@@ -524,7 +527,7 @@ func (t *Tracker) settle(i int32, c *conn, snd, rcv *endpoint, cause *Segment) {
 
 // deadline returns when flow c's next timer runs out, or 0.
 func (t *Tracker) deadline(c *conn) tick {
-	if c.class() == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
+	if c.lingering() {
 		// Kept a while to absorb stray segments, then forgotten. Both
 		// endpoints' marks are their last segments (see lastCounts).
 		return max(c.ep[0].mark, c.ep[1].mark) + t.timeout[TimeWait]
@@ -558,17 +561,17 @@ func (t *Tracker) timeoutOf(e *endpoint) tick {
 // table.setDeadline), so it may come due early: then it is filed again.
 func (t *Tracker) expire(i int32) {
 	c := t.flows.at(i)
-	if d := t.deadline(c); d == 0 || d > t.nowT {
+	if d := t.deadline(c); d == 0 || d > t.nowFloor {
 		t.flows.refile(i, d)
 		return
 	}
-	if c.class() == classClosed || c.flags&flowPickup != 0 && c.flags&flowProven == 0 {
+	if c.lingering() {
 		t.forget(i)
 		return
 	}
 	for e := range c.ep {
 		ep := &c.ep[e]
-		if s := t.timeoutOf(ep); s != 0 && ep.mark+s <= t.nowT {
+		if s := t.timeoutOf(ep); s != 0 && ep.mark+s <= t.nowFloor {
 			ep.facts |= closed
 		}
 	}
@@ -578,7 +581,7 @@ func (t *Tracker) expire(i int32) {
 		}
 	}
 	t.flows.refileClass(i, c.classify())
-	if d := t.deadline(c); d == 0 || d > t.nowT {
+	if d := t.deadline(c); d == 0 || d > t.nowFloor {
 		t.flows.refile(i, d)
 	} else {
 		t.forget(i) // a timer that closed nothing: nothing will
@@ -817,7 +820,7 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 				VLAN:     c.vlan,
 				SendQ:    unacked(ep, peer),
 				RecvQ:    inFlight(peer, ep),
-				PickedUp: c.flags&flowPickup != 0,
+				PickedUp: c.pickedUp(),
 				Gap:      c.flags&flowGap != 0,
 			})
 		}
