@@ -69,7 +69,7 @@ func (t *table) warm(keys []flowKey, full bool) {
 	// The flow named by the entry at home if the entry has the key's hash,
 	// else slot 0, read for nothing: whether it has is a coin toss to a
 	// branch (half the mix's keys sit past their home).
-	// In arithmetic, as the compiler makes branches of the obvious ifs.
+	// In arithmetic, so that no build can make a branch of it.
 	for j := range keys {
 		e := x.e[pos[j]]
 		i := int32(uint32(e&same(uint32(e>>32), keys[j].hash))) - 1 // the slot, or -1

@@ -219,10 +219,9 @@ func guessClient(pa, pb uint16) int {
 	return 1
 }
 
-// ends returns the endpoint on side (0 or 1) and its peer. The masks tell
-// the compiler that both are in range: no bounds checks per segment.
+// ends returns the endpoint on side (0 or 1) and its peer.
 func (c *conn) ends(side int) (*endpoint, *endpoint) {
-	return &c.ep[side&1], &c.ep[side&1^1]
+	return &c.ep[side], &c.ep[1-side]
 }
 
 // side returns the index of e, one of c's endpoints, in c.ep.

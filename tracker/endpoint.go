@@ -124,12 +124,12 @@ func (e *endpoint) putWScale(w uint8) {
 // handshake, and a flow that never showed itself or is over lingers a
 // while after its last stray segment.
 func (e *endpoint) lastCounts() bool {
-	return lastCountsIn>>e.state()&1 != 0 || !e.has(confirmed)
+	switch e.state() {
+	case Established, TimeWait, CloseWait:
+		return !e.has(confirmed)
+	}
+	return true
 }
-
-// lastCountsIn is the set of states for lastCounts, a bit per state.
-const lastCountsIn = 1<<Unknown | 1<<SynSent | 1<<SynRecv | 1<<Close |
-	1<<FinWait1 | 1<<FinWait2 | 1<<Closing | 1<<LastAck
 
 // acks reports whether e has been seen acknowledging s, that is, receiving
 // everything before s.

@@ -133,8 +133,8 @@ func (t *table) find(k *flowKey) (int32, bool) {
 	// lookups), but which place is a coin toss to a branch: pick the entry
 	// with the key's hash with masks, and probe only if it is not the
 	// key's. Three places cut mispredictions by a seventh, four cost more
-	// than they saved. Written as ifs, the picks were conditional moves
-	// until the profile-guided build inlined find and made them branches.
+	// than they saved. The picks are arithmetic rather than ifs, so that no
+	// build, profile-guided or not, can make branches of them.
 	p := x.home(k.hash)
 	q := x.next(p)
 	e0, e1, e := x.e[p], x.e[q], x.e[x.next(q)]
