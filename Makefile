@@ -40,11 +40,14 @@ deps-bench:
 	@./.ci/deps $(BENCH_DEBS)
 
 # The whole suite: vet, every package's tests (the kernel, Prometheus and
-# live-capture tests need root and run as root in CI), then each fuzz target
-# briefly.
+# live-capture tests need root and run as root in CI), those of deploy/ (a
+# module of its own, so that the tool's go.mod lists only what the tool
+# uses), then each fuzz target briefly.
 test: deps-test build
 	$(GO) vet ./...
+	cd deploy && $(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	cd deploy && $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz FUZZTIME=10s
 
 FUZZTIME ?= 10s
