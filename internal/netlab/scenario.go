@@ -48,30 +48,34 @@ const (
 	numKinds
 )
 
+// playFunc prepares n connections of a kind to port, and returns the step
+// that plays them once the capture runs.
+type playFunc func(l *Lab, port uint16, n int) (func() error, error)
+
 var kindInfo = [numKinds]struct {
 	name string
 	port uint16
-	play func(l *Lab, port uint16, n int) (func() error, error)
+	play playFunc
 }{
 	Established:       {"established", 80, playEstablished},
 	CloseClient:       {"close-client", 81, playCloseClient},
 	CloseServer:       {"close-server", 82, playCloseServer},
 	HalfClose:         {"half-close", 83, playHalfClose},
 	TimeWait:          {"time-wait", 84, playTimeWait},
-	LastAck:           {"last-ack", 85, playLastAck},
-	FinWait1:          {"fin-wait1", 86, playFinWait1},
+	LastAck:           {"last-ack", 85, lastAck(dropAt(server, "tcp dport %d"))},
+	FinWait1:          {"fin-wait1", 86, finWait1(dropAt(server, "tcp dport %d tcp flags & fin == fin"), false)},
 	SimultaneousClose: {"closing", 87, playClosing},
 	SynSent:           {"syn-sent", 88, playSynSent},
-	SynRecv:           {"syn-recv", 89, playSynRecv},
+	SynRecv:           {"syn-recv", 89, synRecv(dropAt(server, "tcp dport %d tcp flags & syn == 0"))},
 	Reset:             {"rst", 90, playReset},
 	Refused:           {"refused", 91, playRefused},
 	MidStream:         {"midstream", 443, playMidStream},
-	SynRecvUnseen:     {"syn-recv-unseen", 92, playSynRecvUnseen},
-	LastAckUnseen:     {"last-ack-unseen", 93, playLastAckUnseen},
-	FinWait1Unseen:    {"fin-wait1-unseen", 94, playFinWait1Unseen},
+	SynRecvUnseen:     {"syn-recv-unseen", 92, synRecv(stealAt(client, "tcp dport %d "+bareSegments))},
+	LastAckUnseen:     {"last-ack-unseen", 93, lastAck(stealAt(client, "tcp dport %d "+bareSegments))},
+	FinWait1Unseen:    {"fin-wait1-unseen", 94, finWait1(stealAt(server, "tcp sport %d "+bareSegments), true)},
 	FinRetransmit:     {"fin-retransmit", 95, playFinRetransmit},
-	SynAckLost:        {"synack-lost", 98, playSynAckLost},
-	SynAckUnseen:      {"synack-unseen", 99, playSynAckUnseen},
+	SynAckLost:        {"synack-lost", 98, synAckLost(dropAt(client, "tcp sport %d tcp flags & (syn|ack) == syn|ack"))},
+	SynAckUnseen:      {"synack-unseen", 99, synAckLost(stealAt(server, "tcp sport %d tcp flags & (syn|ack) == syn|ack"))},
 	FinTimeout:        {"fin-timeout", 96, playFinTimeout},
 	RetryTimeout:      {"retry-timeout", 97, playRetryTimeout},
 }
@@ -570,53 +574,6 @@ func playHalfClose(l *Lab, port uint16, n int) (func() error, error) {
 	})
 }
 
-func playLastAck(l *Lab, port uint16, n int) (func() error, error) {
-	return withConnections(l, port, n, func(ps []pair) error {
-		for _, p := range ps {
-			if err := p.c.Close(); err != nil {
-				return err
-			}
-			if err := readEOF(p.s); err != nil {
-				return err
-			}
-		}
-		// Let the ACKs of the client FINs out before the drop: from
-		// now on the client sends nothing but ACKs of the server's FIN.
-		if err := sleep(l.ctx, ackDelay); err != nil {
-			return err
-		}
-		if err := l.Server.AddRules(fmt.Sprintf("tcp dport %d drop", port)); err != nil {
-			return err
-		}
-		for _, p := range ps {
-			// shutdown, not close: the server socket stays
-			// attached, so it is not subject to the orphan retry
-			// limits and stays in LAST_ACK for minutes.
-			if err := p.s.CloseWrite(); err != nil {
-				return err
-			}
-		}
-		return sleep(l.ctx, finRetrans)
-	})
-}
-
-func playFinWait1(l *Lab, port uint16, n int) (func() error, error) {
-	return withConnections(l, port, n, func(ps []pair) error {
-		if err := sleep(l.ctx, ackDelay); err != nil {
-			return err
-		}
-		if err := l.Server.AddRules(fmt.Sprintf("tcp dport %d tcp flags & fin == fin drop", port)); err != nil {
-			return err
-		}
-		for _, p := range ps {
-			if err := p.c.CloseWrite(); err != nil {
-				return err
-			}
-		}
-		return sleep(l.ctx, finRetrans)
-	})
-}
-
 // playClosing makes a simultaneous close that stays in CLOSING on both
 // ends. Each end must receive the other's FIN before any ACK of its own, so
 // both FINs must be sent before either arrives: they are held in the
@@ -754,25 +711,6 @@ func playSynSent(l *Lab, port uint16, n int) (func() error, error) {
 	}, nil
 }
 
-func playSynRecv(l *Lab, port uint16, n int) (func() error, error) {
-	// Never accepted from: the connections never complete.
-	if _, err := l.Server.Listen(port); err != nil {
-		return nil, err
-	}
-	return func() error {
-		// Everything from the client but its SYNs.
-		if err := l.Server.AddRules(fmt.Sprintf("tcp dport %d tcp flags & syn == 0 drop", port)); err != nil {
-			return err
-		}
-		for range n {
-			if _, err := l.Client.Dial(l.server(port)); err != nil {
-				return err
-			}
-		}
-		return sleep(l.ctx, synRetrans)
-	}, nil
-}
-
 func playReset(l *Lab, port uint16, n int) (func() error, error) {
 	return withConnections(l, port, n, func(ps []pair) error {
 		for _, p := range ps {
@@ -879,70 +817,6 @@ add rule netdev netlab_steal egress %s fwd to "sink0"`, h.Iface, rule))
 // which these scenarios do not send once the rule is in place.
 const bareSegments = "tcp flags & (syn|fin|rst) == 0"
 
-func playSynRecvUnseen(l *Lab, port uint16, n int) (func() error, error) {
-	// Never accepted from: the connections never complete.
-	if _, err := l.Server.Listen(port); err != nil {
-		return nil, err
-	}
-	return func() error {
-		if err := l.Client.steal(fmt.Sprintf("tcp dport %d %s", port, bareSegments)); err != nil {
-			return err
-		}
-		for range n {
-			if _, err := l.Client.Dial(l.server(port)); err != nil {
-				return err
-			}
-		}
-		return sleep(l.ctx, synRetrans)
-	}, nil
-}
-
-func playLastAckUnseen(l *Lab, port uint16, n int) (func() error, error) {
-	return withConnections(l, port, n, func(ps []pair) error {
-		for _, p := range ps {
-			if err := p.c.Close(); err != nil {
-				return err
-			}
-			if err := readEOF(p.s); err != nil {
-				return err
-			}
-		}
-		if err := sleep(l.ctx, ackDelay); err != nil {
-			return err
-		}
-		if err := l.Client.steal(fmt.Sprintf("tcp dport %d %s", port, bareSegments)); err != nil {
-			return err
-		}
-		for _, p := range ps {
-			// shutdown, not close: see playLastAck.
-			if err := p.s.CloseWrite(); err != nil {
-				return err
-			}
-		}
-		return sleep(l.ctx, finRetrans)
-	})
-}
-
-func playFinWait1Unseen(l *Lab, port uint16, n int) (func() error, error) {
-	return withConnections(l, port, n, func(ps []pair) error {
-		if err := sleep(l.ctx, ackDelay); err != nil {
-			return err
-		}
-		if err := l.Server.steal(fmt.Sprintf("tcp sport %d %s", port, bareSegments)); err != nil {
-			return err
-		}
-		for _, p := range ps {
-			if err := p.c.CloseWrite(); err != nil {
-				return err
-			}
-			if err := readEOF(p.s); err != nil {
-				return err
-			}
-		}
-		return sleep(l.ctx, finRetrans)
-	})
-}
-
 // playFinRetransmit closes from the client. The server's ACK of the FIN is
 // stolen before the capture point, and its FIN+ACK, sent as soon as it
 // reads EOF, is dropped at the client's input the first time (an nftables
@@ -1017,33 +891,140 @@ func playRetryTimeout(l *Lab, port uint16, n int) (func() error, error) {
 	})
 }
 
-func playSynAckLost(l *Lab, port uint16, n int) (func() error, error) {
-	return playSynAckDrop(l, port, n, func() error {
-		return l.Client.AddRules(fmt.Sprintf("tcp sport %d tcp flags & (syn|ack) == syn|ack drop", port))
-	})
-}
+// A loss makes the lab lose, from the moment it is called, the segments of
+// the connections to port that its rule selects: dropAt after the capture
+// point, stealAt before it. The kinds that differ only in where the answer
+// is lost are one play function called with either.
+type loss func(l *Lab, port uint16) error
 
-func playSynAckUnseen(l *Lab, port uint16, n int) (func() error, error) {
-	return playSynAckDrop(l, port, n, func() error {
-		return l.Server.steal(fmt.Sprintf("tcp sport %d tcp flags & (syn|ack) == syn|ack", port))
-	})
-}
+// The hosts a loss can act on.
+const (
+	client = iota
+	server
+)
 
-// playSynAckDrop listens on port, calls drop to lose the SYN+ACKs, and
-// starts n non-blocking connects that never complete.
-func playSynAckDrop(l *Lab, port uint16, n int, drop func() error) (func() error, error) {
-	if _, err := l.Server.Listen(port); err != nil {
-		return nil, err
+func (l *Lab) host(role int) *Host {
+	if role == client {
+		return l.Client
 	}
-	return func() error {
-		if err := drop(); err != nil {
-			return err
-		}
-		for range n {
-			if err := l.Client.Connect(l.server(port)); err != nil {
+	return l.Server
+}
+
+// dropAt drops the segments that rule (an nft match with a %d for the
+// port) selects at the input of host role: they are captured, and lost.
+func dropAt(role int, rule string) loss {
+	return func(l *Lab, port uint16) error {
+		return l.host(role).AddRules(fmt.Sprintf(rule, port) + " drop")
+	}
+}
+
+// stealAt steals the segments that rule selects at the egress of host
+// role: lost before the capture point (see steal).
+func stealAt(role int, rule string) loss {
+	return func(l *Lab, port uint16) error {
+		return l.host(role).steal(fmt.Sprintf(rule, port))
+	}
+}
+
+// lastAck: the client closes and the server reads EOF; then lose, from
+// now on, what the client sends (nothing but ACKs of the server's FIN), and
+// the server shuts down: it retransmits its FIN.
+func lastAck(lose loss) playFunc {
+	return func(l *Lab, port uint16, n int) (func() error, error) {
+		return withConnections(l, port, n, func(ps []pair) error {
+			for _, p := range ps {
+				if err := p.c.Close(); err != nil {
+					return err
+				}
+				if err := readEOF(p.s); err != nil {
+					return err
+				}
+			}
+			// Let the ACKs of the client FINs out before the loss.
+			if err := sleep(l.ctx, ackDelay); err != nil {
 				return err
 			}
+			if err := lose(l, port); err != nil {
+				return err
+			}
+			for _, p := range ps {
+				// shutdown, not close: the server socket stays
+				// attached, so it is not subject to the orphan retry
+				// limits and stays in LAST_ACK for minutes.
+				if err := p.s.CloseWrite(); err != nil {
+					return err
+				}
+			}
+			return sleep(l.ctx, finRetrans)
+		})
+	}
+}
+
+// finWait1: lose, then the client shuts down writing and retransmits its
+// FIN. delivered says the loss lets the FIN reach the server, which then
+// reads EOF.
+func finWait1(lose loss, delivered bool) playFunc {
+	return func(l *Lab, port uint16, n int) (func() error, error) {
+		return withConnections(l, port, n, func(ps []pair) error {
+			if err := sleep(l.ctx, ackDelay); err != nil {
+				return err
+			}
+			if err := lose(l, port); err != nil {
+				return err
+			}
+			for _, p := range ps {
+				if err := p.c.CloseWrite(); err != nil {
+					return err
+				}
+				if delivered {
+					if err := readEOF(p.s); err != nil {
+						return err
+					}
+				}
+			}
+			return sleep(l.ctx, finRetrans)
+		})
+	}
+}
+
+// synRecv: a listener never accepted from; lose, then the client connects
+// and the server retransmits its SYN+ACK.
+func synRecv(lose loss) playFunc {
+	return func(l *Lab, port uint16, n int) (func() error, error) {
+		if _, err := l.Server.Listen(port); err != nil {
+			return nil, err
 		}
-		return sleep(l.ctx, synRetrans)
-	}, nil
+		return func() error {
+			if err := lose(l, port); err != nil {
+				return err
+			}
+			for range n {
+				if _, err := l.Client.Dial(l.server(port)); err != nil {
+					return err
+				}
+			}
+			return sleep(l.ctx, synRetrans)
+		}, nil
+	}
+}
+
+// synAckLost: a listener; lose (its SYN+ACKs), then n non-blocking
+// connects that never complete.
+func synAckLost(lose loss) playFunc {
+	return func(l *Lab, port uint16, n int) (func() error, error) {
+		if _, err := l.Server.Listen(port); err != nil {
+			return nil, err
+		}
+		return func() error {
+			if err := lose(l, port); err != nil {
+				return err
+			}
+			for range n {
+				if err := l.Client.Connect(l.server(port)); err != nil {
+					return err
+				}
+			}
+			return sleep(l.ctx, synRetrans)
+		}, nil
+	}
 }
