@@ -82,22 +82,23 @@ type view struct {
 	s    tcell.Screen
 	snap *metrics.Snapshot
 	// at is the capture time of the listing shown.
-	at       time.Time
-	all      []Conn // the last listing, as rows
-	listed   bool   // a listing has arrived
-	listErr  error
-	conns    []Conn // all, filtered and sorted
-	portRows []PortRow
-	ages     *ages
-	mode     mode
-	orders   [2]order
-	filt     *filter
-	editing  bool
-	edit     string
-	editErr  string
-	frozen   bool // live: the view holds still; capture goes on
-	offset   [2]int
-	help     bool
+	at         time.Time
+	listedSegs uint64 // segments tracked when the listing shown was taken
+	all        []Conn // the last listing, as rows
+	listed     bool   // a listing has arrived
+	listErr    error
+	conns      []Conn // all, filtered and sorted
+	portRows   []PortRow
+	ages       *ages
+	mode       mode
+	orders     [2]order
+	filt       *filter
+	editing    bool
+	edit       string
+	editErr    string
+	frozen     bool // live: the view holds still; capture goes on
+	offset     [2]int
+	help       bool
 }
 
 // Run shows the view until q is pressed or ctx ends, and restores the
@@ -173,11 +174,24 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			if !v.frozen {
 				v.snap = cfg.Snapshot()
 			}
-			if !asking && !v.frozen && !now.Before(nextAsk) {
+			if !asking && !v.frozen && (!now.Before(nextAsk) || v.stale()) {
 				ask()
 			}
 		}
 	}
+}
+
+// stale reports whether a replay that stands still (paused, stepped, at
+// its end) has tracked segments since the listing shown: then the next one
+// is asked for at once, so that a step shows in the table as it does in the
+// header.
+func (v *view) stale() bool {
+	rp := v.cfg.Replay
+	if rp == nil || v.snap == nil || v.snap.Tracker.Segments == v.listedSegs {
+		return false
+	}
+	st := rp.Status()
+	return st.Paused || st.Done
 }
 
 // take shows a new listing.
@@ -189,7 +203,7 @@ func (v *view) take(l *metrics.Listing, err error) {
 	// The snapshot published with the listing gives its capture time.
 	v.snap = v.cfg.Snapshot()
 	if v.snap != nil {
-		v.at = v.snap.Tracker.Time
+		v.at, v.listedSegs = v.snap.Tracker.Time, v.snap.Tracker.Segments
 	}
 	v.all = conns(l)
 	v.ages.stamp(v.all, v.at)
