@@ -39,14 +39,16 @@ func (l *logSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// last returns the last line logged, without its end.
+// last returns the last warning or error logged, without its end.
 func (l *logSink) last() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.lines) == 0 {
-		return ""
+	for i := len(l.lines) - 1; i >= 0; i-- {
+		if s := l.lines[i]; strings.Contains(s, " level=WARN ") || strings.Contains(s, " level=ERROR ") {
+			return strings.TrimRight(s, "\n")
+		}
 	}
-	return strings.TrimRight(l.lines[len(l.lines)-1], "\n")
+	return ""
 }
 
 // release writes what was held to w and sends every later line there.

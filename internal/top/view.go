@@ -37,7 +37,8 @@ type Config struct {
 	Replay Replay
 	// Serving says where metrics are served ("" when they are not).
 	Serving string
-	// LastLog returns the last line logged, if any; may be nil.
+	// LastLog returns the last warning or error logged, if any; may be
+	// nil.
 	LastLog func() string
 }
 
@@ -457,10 +458,14 @@ func (v *view) drawHeader(w int) int {
 	}
 	st := &snap.Tracker
 	top := []item{{"tcptrack top", bold}, {v.cfg.Title, plain}}
-	if !st.Time.IsZero() {
-		top = append(top, item{st.Time.Local().Format("2006-01-02 15:04:05"), plain})
-	}
 	rp := v.cfg.Replay
+	if !st.Time.IsZero() {
+		layout := "15:04:05" // live, the date is today's
+		if rp != nil {
+			layout = "2006-01-02 15:04:05"
+		}
+		top = append(top, item{st.Time.Local().Format(layout), plain})
+	}
 	if rp != nil {
 		rs := rp.Status()
 		top = append(top, item{"packets " + strconv.FormatUint(rs.Packets, 10), plain})
@@ -481,7 +486,7 @@ func (v *view) drawHeader(w int) int {
 		if !snap.CaptureUp {
 			up = item{"CAPTURE DOWN", warnings}
 		}
-		drops := item{fmt.Sprintf("drops %d kernel %d interface", snap.KernelDrops, snap.IfaceDrops), plain}
+		drops := item{fmt.Sprintf("drops kernel %d iface %d", snap.KernelDrops, snap.IfaceDrops), plain}
 		if snap.KernelDrops+snap.IfaceDrops > 0 {
 			drops.st = warnings
 		}
