@@ -139,6 +139,10 @@ type Socket struct {
 	// Recv-Q.
 	RecvQ    uint32
 	PickedUp bool // the handshake was not seen
+	// Client says this endpoint is the connection's client: it sent the
+	// SYN, or, for a connection picked up mid-stream, its port is the
+	// less likely one to be a server's.
+	Client bool
 	// Gap means the peer acknowledged bytes the capture never showed: the
 	// capture lost packets of this flow, so its state may lag the truth.
 	Gap bool

@@ -823,6 +823,7 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 				SendQ:    unacked(ep, peer),
 				RecvQ:    inFlight(peer, ep),
 				PickedUp: c.pickedUp(),
+				Client:   c.client() == e,
 				Gap:      c.flags&flowGap != 0,
 			})
 		}

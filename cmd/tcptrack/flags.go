@@ -31,9 +31,10 @@ type section int
 const (
 	sectionGeneral section = iota // the README's "Flags" table
 	sectionLive                   // the README's "Live mode" table
+	sectionTop                    // the README's "tcptrack top" table
 )
 
-var sectionTitles = [...]string{"OPTIONS", "LIVE MODE AND WEB OPTIONS"}
+var sectionTitles = [...]string{"OPTIONS", "LIVE MODE AND WEB OPTIONS", "TCPTRACK TOP OPTIONS"}
 
 // flagSpec is one flag as the user sees it. Help may use `backticks` as the
 // README does; --help prints it without them.
@@ -151,6 +152,8 @@ func newCLI(o *options) *cli {
 	value(c.flag(l, "web.idle-timeout", 0, "DURATION", "time a keep-alive connection may wait for its next request (default 2m, longer than the usual scrape intervals)"), "--web.idle-timeout", durationValue{&o.web.IdleTimeout})
 	c.flag(l, "web.max-connections", 0, "N", "connections served at once on each address (default 512, as Prometheus' own); more wait in the kernel's accept queue, costing no memory").Default(strconv.Itoa(metrics.DefaultMaxConnections)).IntVar(&o.web.MaxConnections)
 
+	addTopFlags(c, o)
+
 	c.app.Arg("filter", "BPF expression").StringsVar(&o.filterArgs)
 	return c
 }
@@ -171,6 +174,7 @@ var errHelp = errors.New("help printed")
 // stdout here and reported as errHelp.
 func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	o := &options{}
+	args, o.top.on = takeTop(args)
 	c := newCLI(o)
 	if _, err := c.app.Parse(joinValues(c, args)); err != nil {
 		return nil, c.explain(err)
@@ -319,6 +323,9 @@ func (c *cli) check(o *options) error {
 		return errors.New("--web.read-timeout, --web.write-timeout and --web.idle-timeout: want positive durations, e.g. 10s")
 	case o.web.MaxConnections < 1:
 		return fmt.Errorf("--web.max-connections %d: want 1 or more", o.web.MaxConnections)
+	}
+	if err := c.checkTop(o); err != nil {
+		return err
 	}
 	if o.live.cfg.Snaplen == 0 {
 		o.live.cfg.Snaplen = maxSnaplen

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tcptrack/tcptrack/decode"
+	"github.com/tcptrack/tcptrack/internal/top"
 	"github.com/tcptrack/tcptrack/metrics"
 	"github.com/tcptrack/tcptrack/tracker"
 )
@@ -99,7 +100,10 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
-func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
+func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink *logSink) int {
+	if sink != nil {
+		defer sink.release(stderr) // whatever ends the start early
+	}
 	// A write to stdout once its reader has gone must fail with EPIPE, to
 	// be logged, rather than kill the exporter: Go's default for
 	// descriptors 1 and 2 is to die of SIGPIPE unless the signal is
@@ -156,6 +160,9 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 	ready := make(chan error, 1)
 	wg.Add(1)
 	go func() {
+		if o.top.on {
+			defer top.Guard()
+		}
 		defer wg.Done()
 		defer close(c.done)
 		// Capabilities belong to a thread, not to the process: the one
@@ -186,6 +193,21 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 	}
 	logger.Info("capturing", "interface", o.iface, "filter", o.filter, "snaplen", o.live.cfg.Snaplen, "engine", o.live.cfg.Engine)
 
+	// tcptrack top: the view runs beside the capture and the web listener
+	// until q, then ends them as SIGTERM would.
+	viewErr := make(chan error, 1)
+	if o.top.on {
+		cfg := viewConfig(c, o.iface, sink)
+		if srv != nil {
+			cfg.Serving = serving(srv, o.web.TelemetryPath)
+		}
+		go func() {
+			defer top.Guard()
+			viewErr <- top.Run(ctx, cfg)
+			stop()
+		}()
+	}
+
 	status := exitOK
 wait:
 	for {
@@ -193,6 +215,10 @@ wait:
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				reopenTransitions(tw, logger)
+				continue
+			}
+			if o.top.on {
+				logger.Info("SIGUSR1: the view is the report")
 				continue
 			}
 			if err := c.printNow(ctx, stdout); err != nil {
@@ -212,6 +238,20 @@ wait:
 	wg.Wait()
 	if c.src != nil {
 		c.src.Close()
+	}
+	if o.top.on {
+		err := <-viewErr // the terminal is restored
+		sink.release(stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+			return exitUsage
+		}
+		if err := tw.close(); err != nil {
+			fmt.Fprintf(stderr, "tcptrack: transitions: %v\n", err)
+			return exitCapture
+		}
+		summarize(logger, c.packets, c.dec.Stats(), c.tr.Stats())
+		return status
 	}
 	if code := writeReport(stdout, stderr, c.tr, tw, o); code != exitOK {
 		return code

@@ -40,6 +40,7 @@ type options struct {
 	logLevel     slog.Level
 	showVersion  bool
 	showHelp     bool
+	top          topOptions // tcptrack top
 }
 
 func main() {
@@ -55,9 +56,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tcptrack: %v; see --help\n", err)
 		return exitUsage
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: opts.logLevel}))
+	logOut := stderr
+	var sink *logSink
+	if opts.top.on {
+		sink = &logSink{} // the view owns the terminal
+		logOut = sink
+	}
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: opts.logLevel}))
 	if opts.iface != "" {
-		return runLive(opts, stdout, stderr, logger)
+		return runLive(opts, stdout, stderr, logger, sink)
+	}
+	if opts.top.on {
+		return runTopFile(opts, stdout, stderr, logger, sink)
 	}
 	return runFile(opts, stdout, stderr, logger)
 }
@@ -80,6 +90,7 @@ const helpHead = `NAME
 SYNOPSIS
     tcptrack -r FILE [options] [BPF expression]
     tcptrack -i IFACE [options] [BPF expression]
+    tcptrack top -r FILE | -i IFACE [options] [BPF expression]
 
 DESCRIPTION
     tcptrack reads TCP segments from a capture file (pcap or pcapng, optionally
@@ -95,6 +106,10 @@ DESCRIPTION
     SIGTERM, then prints the report. SIGUSR1, or GET /counts and /sockets on
     the web listener, prints it while it runs. SIGHUP reopens --transitions.
     In file mode SIGINT or SIGTERM stops reading and reports what was read.
+
+    tcptrack top shows the same live in the terminal: the counts, and the
+    connections with both endpoints' states, sorted and filtered at will,
+    or a file replayed at capture speed or step by step; ? lists its keys.
 
     This is not Debian's tcptrack package (an ncurses monitor of the same
     name); see README.md.
