@@ -235,6 +235,7 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 		if !t.reset(snd, rcv, seg) {
 			return
 		}
+		t.resetEarly(c, side)
 	case seg.Flags&(SYN|ACK) == SYN|ACK && rcv.has(sentSyn) && !rcv.has(gotSyn) && Seq(seg.Ack) != rcv.isn.Add(1):
 		// A SYN+ACK that does not ack the SYN it would answer: a
 		// SYN_SENT endpoint answers it with an RST and stays; no
@@ -434,6 +435,9 @@ func (t *Tracker) synOnFlow(i int32, side int, seg *Segment, now tick) bool {
 	case !c.pickedUp() && !snd.has(sentSyn):
 		return true // its first SYN: an opening, or a simultaneous open
 	case !c.pickedUp() && snd.has(sentSyn) && seq == snd.isn:
+		if seg.Flags&ACK != 0 {
+			t.synAckAgain(c, side)
+		}
 		return true // a retransmission: the rulebook weighs it as evidence
 	}
 	if seg.Flags&ACK == 0 {
@@ -633,12 +637,17 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 			counts[to]++
 		}
 	}
+	if from == SynSent || from != Unknown && (from == SynRecv || to == SynRecv) && e.has(passive) {
+		t.noteHandshake(c, e, from, to, cause) // listener health (listenstats.go)
+	}
 	// Name the state the RFC gives an endpoint before its first SYN.
 	switch {
 	case from == Unknown && to == SynRecv && e.has(passive):
 		from = Listen
 		a := t.flows.addr(c, c.side(e))
-		t.addListener(listenKey{a.Addr(), a.Port(), c.vlan}, isLocal)
+		h := t.addListener(listenKey{a.Addr(), a.Port(), c.vlan}, isLocal)
+		h.syns++
+		h.halfOpen++
 	case from == Unknown && to == SynSent:
 		from = Close
 	}
@@ -682,10 +691,11 @@ func (t *Tracker) reason(side int) string {
 }
 
 // listener is an inferred listening socket: when it last answered a SYN,
-// and whether it passes Config.Local.
+// whether it passes Config.Local, and its health (listenstats.go).
 type listener struct {
-	last  int64 // nanoseconds since the Unix epoch
-	local bool
+	last   int64 // nanoseconds since the Unix epoch
+	local  bool
+	health *listenHealth
 }
 
 // maxListeners bounds the inferred listeners: an eighth of the flow
@@ -693,14 +703,14 @@ type listener struct {
 // servers stays within the memory the table's bound states.
 func (t *Tracker) maxListeners() int { return max(t.cfg.MaxFlows/8, 1024) }
 
-// addListener notes that k answered a SYN now. When the listeners are at
-// their bound, one of them (the map's pick) is forgotten to make room, and
-// counted.
-func (t *Tracker) addListener(k listenKey, local bool) {
+// addListener notes that k answered a SYN now, and returns its health.
+// When the listeners are at their bound, one of them (the map's pick) is
+// forgotten to make room, and counted.
+func (t *Tracker) addListener(k listenKey, local bool) *listenHealth {
 	if l, ok := t.listeners[k]; ok {
 		l.last = t.now
 		t.listeners[k] = l
-		return
+		return l.health
 	}
 	if len(t.listeners) >= t.maxListeners() {
 		for old, l := range t.listeners {
@@ -709,10 +719,12 @@ func (t *Tracker) addListener(k listenKey, local bool) {
 			break
 		}
 	}
-	t.listeners[k] = listener{last: t.now, local: local}
+	h := new(listenHealth)
+	t.listeners[k] = listener{last: t.now, local: local, health: h}
 	if local {
 		t.stats.Listeners++
 	}
+	return h
 }
 
 func (t *Tracker) dropListener(k listenKey, l listener) {
