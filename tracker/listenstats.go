@@ -49,7 +49,7 @@ type ListenerHealth struct {
 // map (listener.health) so that they have its key and its bound.
 type listenHealth struct {
 	syns, unanswered, synAckRetransmits, handshakes, resets, serverResets, overflows uint64
-	halfOpen                                                                       int
+	halfOpen                                                                         int
 }
 
 // listenerOf returns the health of the listener on side of c, or nil when
