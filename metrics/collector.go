@@ -38,6 +38,14 @@ type Snapshot struct {
 	CaptureUp   bool   // the capture handle is open
 	KernelDrops uint64 // libpcap ps_drop: no room in the kernel buffer
 	IfaceDrops  uint64 // libpcap ps_ifdrop: dropped by the interface or driver
+	// Ports is the endpoints of the exported server ports, by state, and
+	// PortsOther those of every other port (see Breakdown).
+	Ports      []PortStates
+	PortsOther [tracker.NumStates]int
+	// Listeners is the health of the exported listeners, ListenersOther
+	// the sum of every other's (see Breakdown).
+	Listeners      []ListenerCounters
+	ListenersOther tracker.ListenerHealth
 }
 
 // Collector is a prometheus.Collector over the last published Snapshot.
@@ -47,6 +55,7 @@ type Collector struct {
 
 	states, unconfirmed, flows, flowsMax, packets, segments, transitions, rstIgnored, rstChallenged,
 	segmentsIgnored, decodeErrors, evictions, captureDrops, captureUp *prometheus.Desc
+	breakdown
 }
 
 // NewCollector returns a Collector that reports an empty Snapshot, with the
@@ -86,6 +95,7 @@ func NewCollector() *Collector {
 				"where=interface when the network interface or its driver dropped them.",
 			"where"),
 		captureUp: desc("capture_up", "1 while the capture handle is open, 0 while the interface is gone or being reopened."),
+		breakdown: newBreakdownDescs(desc),
 	}
 }
 
@@ -110,6 +120,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	c.breakdown.describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -168,4 +179,5 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		up = 1
 	}
 	gauge(c.captureUp, up)
+	c.breakdown.collect(ch, s)
 }
