@@ -147,7 +147,7 @@ func GroupBy(l *Listing, b By, all bool) []Group {
 		switch b.Kind {
 		case ByPort:
 			k.port = s.Peer.Port()
-			if s.Server || s.State == tracker.Listen {
+			if !s.Client {
 				k.port = s.Local.Port()
 			}
 		case ByLocal:

@@ -291,6 +291,9 @@ func (r *reader) run(out chan<- []tracker.Segment) error {
 // report prints what the flags ask for: the listing or the counts, as text
 // or JSON.
 func report(w io.Writer, tr *tracker.Tracker, o *options) error {
+	if o.by.Kind != metrics.ByNone {
+		return writeBy(w, metrics.Collect(tr, o.all), tr.Stats().Time, o)
+	}
 	if o.sockets {
 		l := metrics.Collect(tr, o.all)
 		if o.json {
@@ -303,6 +306,16 @@ func report(w io.Writer, tr *tracker.Tracker, o *options) error {
 		return metrics.WriteCountsJSON(w, &st, o.all)
 	}
 	return metrics.WriteCounts(w, &st, o.all)
+}
+
+// writeBy prints the counts broken down as --by asks, from the listing l
+// taken at the time at.
+func writeBy(w io.Writer, l *metrics.Listing, at time.Time, o *options) error {
+	groups := metrics.GroupBy(l, o.by, o.all)
+	if o.json {
+		return metrics.WriteByJSON(w, at, groups, o.by, o.all)
+	}
+	return metrics.WriteBy(w, groups, o.by)
 }
 
 // summarize logs what was read, and warns at the default level of

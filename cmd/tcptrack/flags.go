@@ -154,6 +154,14 @@ func newCLI(o *options) *cli {
 
 	addTopFlags(c, o)
 
+	// Breakdowns by port and address, and the per-port and per-listener
+	// metrics, bounded.
+	value(c.flag(g, "by", 0, "BREAKDOWN", "instead of the counts, print them by `port` (the server port of each connection, both endpoints counted: `PORT STATE count`), `local` or `peer` address (`ADDR STATE count`); `peer/24` groups IPv4 peers by /24, `peer/48` IPv6 peers by /48, `peer/24/48` both (also for `local`); with `-a`, listeners as `LISTEN`; with `--json`, one object: `{\"time\":…,\"by\":\"port\",\"groups\":[{\"port\":80,\"states\":{…}},…]}`"), "--by", byValue{&o.by})
+	o.breakdown.TopPorts, o.breakdown.TopListeners = metrics.DefaultTopPorts, metrics.DefaultTopListeners
+	value(c.flag(l, "metrics.ports", 0, "PORTS", "comma-separated server ports always exported in `tcptrack_port_connection_states`, besides the top ones"), "--metrics.ports", portsValue{&o.breakdown.Ports})
+	c.flag(l, "metrics.top-ports", 0, "K", fmt.Sprintf("also export the K server ports with the most endpoints (default %d); the rest are `port=\"other\"`; see Metrics for the bound and the hysteresis", metrics.DefaultTopPorts)).IntVar(&o.breakdown.TopPorts)
+	c.flag(l, "metrics.top-listeners", 0, "K", fmt.Sprintf("export the health of the K inferred listeners with the most recent connection attempts (default %d); the rest are `listener=\"other\"`", metrics.DefaultTopListeners)).IntVar(&o.breakdown.TopListeners)
+
 	c.app.Arg("filter", "BPF expression").StringsVar(&o.filterArgs)
 	return c
 }
@@ -323,6 +331,12 @@ func (c *cli) check(o *options) error {
 		return errors.New("--web.read-timeout, --web.write-timeout and --web.idle-timeout: want positive durations, e.g. 10s")
 	case o.web.MaxConnections < 1:
 		return fmt.Errorf("--web.max-connections %d: want 1 or more", o.web.MaxConnections)
+	case o.by.Kind != metrics.ByNone && o.sockets:
+		return errors.New("--by and --sockets exclude each other: counts by port or address, or the listing")
+	case o.breakdown.TopPorts < 0 || o.breakdown.TopPorts > maxTop:
+		return fmt.Errorf("--metrics.top-ports %d: want 0 to %d", o.breakdown.TopPorts, maxTop)
+	case o.breakdown.TopListeners < 0 || o.breakdown.TopListeners > maxTop:
+		return fmt.Errorf("--metrics.top-listeners %d: want 0 to %d", o.breakdown.TopListeners, maxTop)
 	}
 	if err := c.checkTop(o); err != nil {
 		return err
@@ -347,6 +361,43 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
+
+// maxTop bounds --metrics.top-ports and --metrics.top-listeners: each
+// takes 9 or 8 series.
+const maxTop = 1000
+
+// byValue is --by.
+type byValue struct{ b *metrics.By }
+
+func (v byValue) Set(s string) error {
+	b, err := metrics.ParseBy(s)
+	if err != nil {
+		return err
+	}
+	*v.b = b
+	return nil
+}
+
+func (v byValue) String() string { return v.b.String() }
+
+// portsValue is --metrics.ports.
+type portsValue struct{ p *[]uint16 }
+
+func (v portsValue) Set(s string) error {
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(f, 10, 16)
+		if err != nil {
+			return fmt.Errorf("%s: want ports 0 to 65535, comma-separated", s)
+		}
+		*v.p = append(*v.p, uint16(n))
+	}
+	return nil
+}
+
+func (v portsValue) String() string { return fmt.Sprint(*v.p) }
 
 // noop is a switch that may be repeated and means nothing: -n, -nn.
 type noop struct{}

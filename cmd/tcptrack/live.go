@@ -45,6 +45,7 @@ type capture struct {
 	tr      *tracker.Tracker
 	dec     *decode.Decoder
 	col     *metrics.Collector
+	bd      *metrics.Breakdown // the per-port and per-listener series
 	tw      *transitionWriter
 	src     decode.Capture
 	packets uint64
@@ -115,7 +116,7 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink *lo
 	tw := newTransitions(o)
 
 	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: decode.NewDecoder(), col: metrics.NewCollector(),
-		tw: tw, listings: make(chan listingRequest), done: make(chan struct{})}
+		bd: metrics.NewBreakdown(o.breakdown), tw: tw, listings: make(chan listingRequest), done: make(chan struct{})}
 	c.dec.VerifyChecksums = o.checksums
 	o.web.Sockets = c.listing
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -269,14 +270,18 @@ wait:
 // capture loop.
 func (c *capture) printNow(ctx context.Context, stdout io.Writer) error {
 	o := c.o
-	if o.sockets {
+	if o.sockets || o.by.Kind != metrics.ByNone {
 		// Asked for before taking stdout: the loop may be writing a
 		// transition, which needs it.
 		l, err := c.listing(ctx, o.all)
 		if err != nil {
 			return err
 		}
+		at := c.col.Snapshot().Tracker.Time
 		return c.tw.stdout(func() error {
+			if o.by.Kind != metrics.ByNone {
+				return writeBy(stdout, l, at, o)
+			}
 			if o.json {
 				return metrics.WriteSocketsJSON(stdout, l, o.all)
 			}
@@ -466,6 +471,7 @@ func (c *capture) publish() {
 		KernelDrops: c.kernelDrops + c.cur.KernelDrops,
 		IfaceDrops:  c.ifaceDrops + c.cur.InterfaceDrops,
 	}
+	c.bd.Update(c.tr, s)
 	ds := c.dec.Stats()
 	ds.Each(func(reason string, malformed bool, n uint64) {
 		if malformed {

@@ -36,6 +36,8 @@ type options struct {
 	checksums    bool
 	live         liveOptions
 	web          metrics.WebConfig
+	by           metrics.By              // --by
+	breakdown    metrics.BreakdownConfig // --metrics.*
 	noWeb        bool // --web.listen-address ''
 	logLevel     slog.Level
 	showVersion  bool
