@@ -38,7 +38,7 @@ type options struct {
 	web          metrics.WebConfig
 	by           metrics.By              // --by
 	breakdown    metrics.BreakdownConfig // --metrics.*
-	noWeb        bool // --web.listen-address ''
+	noWeb        bool                    // --web.listen-address ''
 	logLevel     slog.Level
 	showVersion  bool
 	showHelp     bool
