@@ -56,6 +56,9 @@ func gatherExported(t *testing.T) exported {
 		})
 	}
 	snap := &metrics.Snapshot{Tracker: tr.Stats(), Packets: 3, CaptureUp: true}
+	// The per-port and per-listener series, as the live loop builds them:
+	// port 443 and its listener exported, the rest in "other".
+	metrics.NewBreakdown(metrics.BreakdownConfig{TopPorts: 1, TopListeners: 1}).Update(tr, snap)
 	ds := decode.NewDecoder().Stats()
 	ds.Each(func(reason string, malformed bool, n uint64) {
 		if malformed {
