@@ -237,3 +237,27 @@ tcptrack_listener_half_open{listener="other"} 0
 		t.Errorf("lint: %v %v", problems, err)
 	}
 }
+
+// BenchmarkBreakdownUpdate is the cost of one publish's per-port and
+// per-listener work at a million flows: 2,000 servers, one listener and
+// port each (1,000 distinct ports), 500 connections to each.
+func BenchmarkBreakdownUpdate(b *testing.B) {
+	tr := tracker.New(tracker.Config{MaxFlows: 1 << 21})
+	t0 := time.Unix(1_700_000_000, 0)
+	for srv := range 2000 {
+		server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(srv >> 8), byte(srv)}), uint16(1000+srv%1000))
+		for c := range 500 {
+			client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(c >> 8), byte(c)}), uint16(20000+srv))
+			handshake(tr, t0, client, server)
+		}
+	}
+	if f := tr.Stats().Flows; f != 1_000_000 {
+		b.Fatalf("%d flows", f)
+	}
+	bd := NewBreakdown(BreakdownConfig{TopPorts: DefaultTopPorts, TopListeners: DefaultTopListeners})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		bd.Update(tr, &Snapshot{})
+	}
+}
