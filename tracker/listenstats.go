@@ -55,6 +55,9 @@ type listenHealth struct {
 // listenerOf returns the health of the listener on side of c, or nil when
 // no listener is known there.
 func (t *Tracker) listenerOf(c *conn, side int) *listenHealth {
+	if len(t.listeners) == 0 {
+		return nil // a flood of unanswered SYNs where no listener answered: no address to build
+	}
 	a := t.flows.addr(c, side)
 	return t.listeners[listenKey{a.Addr(), a.Port(), c.vlan}].health
 }
