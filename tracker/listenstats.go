@@ -45,12 +45,47 @@ type ListenerHealth struct {
 	HalfOpen int
 }
 
-// listenHealth is a listener's counters, kept beside it in the listener
-// map (listener.health) so that they have its key and its bound.
+// listenHealth is a listener's counters, in a slot of Tracker.healths
+// that its entry in the listener map names (listener.health), so that they
+// have its key and its bound.
 type listenHealth struct {
-	syns, unanswered, synAckRetransmits, handshakes, resets, serverResets, overflows uint64
-	halfOpen                                                                         int
+	// The counters of events that come once a connection are 64 bits;
+	// those of rarer ones 32, which wrap (as a counter reset) only after
+	// four billion: 40 bytes a listener, at most 5 bytes per flow of the
+	// table's bound.
+	syns, handshakes                                                         uint64
+	unanswered, synAckRetransmits, resets, serverResets, overflows, halfOpen uint32
 }
+
+// healthSlab holds the listeners' health in pages of healthPage slots,
+// reused through a free list: a flood of invented listeners, each
+// forgotten for the next, then allocates nothing, and growing the slab
+// copies nothing and leaves no old array behind for the collector.
+type healthSlab struct {
+	pages [][]listenHealth
+	n     int32 // slots handed out so far
+	free  []int32
+}
+
+const healthPage = 1024
+
+func (s *healthSlab) at(i int32) *listenHealth { return &s.pages[i/healthPage][i%healthPage] }
+
+func (s *healthSlab) alloc() int32 {
+	if n := len(s.free); n > 0 {
+		i := s.free[n-1]
+		s.free = s.free[:n-1]
+		*s.at(i) = listenHealth{}
+		return i
+	}
+	if int(s.n) == len(s.pages)*healthPage {
+		s.pages = append(s.pages, make([]listenHealth, healthPage))
+	}
+	s.n++
+	return s.n - 1
+}
+
+func (s *healthSlab) release(i int32) { s.free = append(s.free, i) }
 
 // listenerOf returns the health of the listener on side of c, or nil when
 // no listener is known there.
@@ -59,7 +94,11 @@ func (t *Tracker) listenerOf(c *conn, side int) *listenHealth {
 		return nil // a flood of unanswered SYNs where no listener answered: no address to build
 	}
 	a := t.flows.addr(c, side)
-	return t.listeners[listenKey{a.Addr(), a.Port(), c.vlan}].health
+	l, ok := t.listeners[listenKey{a.Addr(), a.Port(), c.vlan}]
+	if !ok {
+		return nil
+	}
+	return t.healths.at(l.health)
 }
 
 // noteHandshake keeps the listeners' health as endpoint e of c goes from
@@ -92,7 +131,7 @@ func (t *Tracker) noteHandshake(c *conn, e *endpoint, from, to State, cause *Seg
 		h.handshakes++
 		fallthrough
 	case from == SynRecv:
-		h.halfOpen = max(h.halfOpen-1, 0) // the listener may be newer than e
+		h.halfOpen -= min(h.halfOpen, 1) // the listener may be newer than e
 	case to == SynRecv:
 		h.halfOpen++
 	}
@@ -144,15 +183,15 @@ func (t *Tracker) resetEarly(c *conn, side int) {
 // filter, with its health, in no particular order.
 func (t *Tracker) ListenersHealth(fn func(ListenerHealth)) {
 	for k, l := range t.listeners {
-		if !l.local || l.health == nil {
+		if !l.local {
 			continue
 		}
-		h := l.health
+		h := t.healths.at(l.health)
 		fn(ListenerHealth{
 			Addr: netip.AddrPortFrom(k.addr, k.port), VLAN: k.vlan,
-			SYNs: h.syns, Unanswered: h.unanswered, SynAckRetransmits: h.synAckRetransmits,
-			Handshakes: h.handshakes, Resets: h.resets, ServerResets: h.serverResets,
-			Overflows: h.overflows, HalfOpen: h.halfOpen,
+			SYNs: h.syns, Unanswered: uint64(h.unanswered), SynAckRetransmits: uint64(h.synAckRetransmits),
+			Handshakes: h.handshakes, Resets: uint64(h.resets), ServerResets: uint64(h.serverResets),
+			Overflows: uint64(h.overflows), HalfOpen: int(h.halfOpen),
 		})
 	}
 	runtime.KeepAlive(t) // see mappings

@@ -50,6 +50,7 @@ type Tracker struct {
 	tickEnd   int64 // when nowFloor next moves, nanoseconds since the Unix epoch
 	flows     table
 	listeners map[listenKey]listener
+	healths   healthSlab // the listeners' health (listenstats.go)
 	// sweepAt is when advance next forgets the listeners not seen for
 	// ListenerTimeout, nanoseconds since the Unix epoch.
 	sweepAt int64
@@ -695,7 +696,7 @@ func (t *Tracker) reason(side int) string {
 type listener struct {
 	last   int64 // nanoseconds since the Unix epoch
 	local  bool
-	health *listenHealth
+	health int32 // its slot in Tracker.healths
 }
 
 // maxListeners bounds the inferred listeners: an eighth of the flow
@@ -710,7 +711,7 @@ func (t *Tracker) addListener(k listenKey, local bool) *listenHealth {
 	if l, ok := t.listeners[k]; ok {
 		l.last = t.now
 		t.listeners[k] = l
-		return l.health
+		return t.healths.at(l.health)
 	}
 	if len(t.listeners) >= t.maxListeners() {
 		for old, l := range t.listeners {
@@ -719,16 +720,17 @@ func (t *Tracker) addListener(k listenKey, local bool) *listenHealth {
 			break
 		}
 	}
-	h := new(listenHealth)
+	h := t.healths.alloc()
 	t.listeners[k] = listener{last: t.now, local: local, health: h}
 	if local {
 		t.stats.Listeners++
 	}
-	return h
+	return t.healths.at(h)
 }
 
 func (t *Tracker) dropListener(k listenKey, l listener) {
 	delete(t.listeners, k)
+	t.healths.release(l.health)
 	if l.local {
 		t.stats.Listeners--
 	}
