@@ -471,6 +471,9 @@ func (c *capture) publish() {
 		KernelDrops: c.kernelDrops + c.cur.KernelDrops,
 		IfaceDrops:  c.ifaceDrops + c.cur.InterfaceDrops,
 	}
+	if c.bd == nil { // a capture built elsewhere (the terminal view) gets one here
+		c.bd = metrics.NewBreakdown(c.o.breakdown)
+	}
 	c.bd.Update(c.tr, s)
 	ds := c.dec.Stats()
 	ds.Each(func(reason string, malformed bool, n uint64) {
