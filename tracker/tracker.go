@@ -699,10 +699,10 @@ type listener struct {
 	health int32 // its slot in Tracker.healths
 }
 
-// maxListeners bounds the inferred listeners: an eighth of the flow
+// maxListeners bounds the inferred listeners: a sixteenth of the flow
 // table's bound, at least 1024, so that a flood of SYN+ACKs from invented
 // servers stays within the memory the table's bound states.
-func (t *Tracker) maxListeners() int { return max(t.cfg.MaxFlows/8, 1024) }
+func (t *Tracker) maxListeners() int { return max(t.cfg.MaxFlows/16, 1024) }
 
 // addListener notes that k answered a SYN now, and returns its health.
 // When the listeners are at their bound, one of them (the map's pick) is
