@@ -69,7 +69,7 @@ func runChild(t *testing.T, args ...string) (string, int64) {
 // under --max-flows N: floodBase plus floodPerFlow for every flow of the
 // bound.
 const (
-	floodBase    = 32 << 20
+	floodBase    = 40 << 20
 	floodPerFlow = 128
 )
 

@@ -88,7 +88,7 @@ const (
 
 // TestFloodsBounded replays 1,000 real connections, then a million-tuple
 // flood of each kind a spoofer can send, under --max-flows 100000: peak
-// memory stays within the README's bound (32 MiB plus 128 bytes per flow of
+// memory stays within the README's bound (40 MiB plus 128 bytes per flow of
 // the bound), every real connection is still ESTABLISHED on both sides, and
 // the flood adds no ESTABLISHED endpoint.
 func TestFloodsBounded(t *testing.T) {
