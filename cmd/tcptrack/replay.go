@@ -139,6 +139,10 @@ func (r *replay) run(ctx context.Context) {
 		case stepBy > 0:
 			pos += stepBy
 			limit = pos
+		case paused:
+			// Nothing moves on the clock, not even the segment at
+			// pos: only steps.
+			limit = math.MinInt64
 		}
 		tracked := 0
 		for have && (seg.UnixNano <= limit || tracked < steps) {

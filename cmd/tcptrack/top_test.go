@@ -243,7 +243,20 @@ func TestTopKernelRecording(t *testing.T) {
 			m.keys("/", "C-u")
 			m.typeText(tc.expr)
 			m.keys("Enter")
-			screen := m.waitText("filter: " + tc.expr)
+			// The filter's line may be drawn a frame before the rows it
+			// selects: wait for a frame whose rows all match, and fail
+			// with the last frame if none comes.
+			screen := m.waitFor("rows filtered by "+tc.expr, func(s string) bool {
+				if !strings.Contains(s, "filter: "+tc.expr) {
+					return false
+				}
+				for _, r := range rowsOf(s) {
+					if !strings.Contains(strings.Join(r, " ")+" ", tc.every) {
+						return false
+					}
+				}
+				return true
+			})
 			n, of := shown(t, screen)
 			if n == 0 || n >= of || of != conns {
 				t.Errorf("%s: %d of %d connections shown", tc.expr, n, of)
