@@ -119,19 +119,13 @@ func compareWithKernel(t *testing.T, sc netlab.Scenario, pcapPath, ssPath string
 				continue // the tracker reads nothing there
 			}
 		}
-		sendQ := s.SendQ
-		if s.State == tracker.SynRecv {
-			// The kernel lists a SYN_RECV request socket with queues of 0
-			// though its SYN+ACK is unacknowledged.
-			sendQ = 1
-		}
 		if unconfirmed {
 			wantUnconfirmed[st]++
-			wantUnconfirmedSet[socketKey(st, s.Local, s.Peer, sendQ)]++
+			wantUnconfirmedSet[socketKey(st, s.Local, s.Peer, s.SendQ)]++
 			continue
 		}
 		want[st]++
-		wantSet[socketKey(st, s.Local, s.Peer, sendQ)]++
+		wantSet[socketKey(st, s.Local, s.Peer, s.SendQ)]++
 	}
 	stats := tr.Stats()
 	for st := range tracker.NumStates {

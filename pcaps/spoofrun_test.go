@@ -359,11 +359,7 @@ func (r *spoofRun) compare(ssText []byte, o compareOpts) *tracker.Tracker {
 				continue
 			}
 		}
-		sendQ := s.SendQ
-		if s.State == tracker.SynRecv {
-			sendQ = 1 // a request socket lists 0; see compareWithKernel
-		}
-		want[key(st, s.Local, s.Peer, sendQ)]++
+		want[key(st, s.Local, s.Peer, s.SendQ)]++
 	}
 	tr.Sockets(func(s tracker.Socket) {
 		if o.phantom.IsValid() && s.Local.Addr() == o.phantom {

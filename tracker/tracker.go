@@ -834,7 +834,7 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 				Local:    t.flows.addr(c, e),
 				Peer:     t.flows.addr(c, 1-e),
 				VLAN:     c.vlan,
-				SendQ:    unacked(ep, peer),
+				SendQ:    sendQ(ep, peer),
 				RecvQ:    inFlight(peer, ep),
 				PickedUp: c.pickedUp(),
 				Client:   c.client() == e,
@@ -867,6 +867,16 @@ func unacked(e, peer *endpoint) uint32 {
 		return 0
 	}
 	return lo.Size(e.nxt)
+}
+
+// sendQ returns e's Send-Q as ss lists it: what unacked counts, but 0 for
+// a server in SYN_RECV, which the kernel holds as a request socket with no
+// send queue of its own.
+func sendQ(e, peer *endpoint) uint32 {
+	if e.state() == SynRecv && e.has(passive) {
+		return 0
+	}
+	return unacked(e, peer)
 }
 
 // inFlight returns the data bytes e has sent that are not believed
