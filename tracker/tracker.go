@@ -289,11 +289,11 @@ func (t *Tracker) step(i int32, side int, seg *Segment, now tick) {
 		snd.send(seg, rcv)
 		rcv.receive(seg, repeat)
 		if snd.facts&^sndFacts&confirmed != 0 { // only a sender becomes confirmed
-			t.confirm(snd)
+			t.countConfirmed(snd)
 			if rcv.has(passive) && !rcv.has(confirmed) && rcv.has(hasAcked) {
 				// The server that answered it, with it.
 				rcv.facts |= confirmed
-				t.confirm(rcv)
+				t.countConfirmed(rcv)
 			}
 		}
 		// A receipt taken back is a correction, not a transition.
@@ -347,7 +347,7 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 		ep.facts |= sentSyn | gotSyn | synAcked | confirmed
 		ep.putWScale(assumedWScale)
 		if !wasConfirmed {
-			t.confirm(ep)
+			t.countConfirmed(ep)
 		}
 	}
 	// Both endpoints are ESTABLISHED unless the first segment says more.
@@ -418,7 +418,7 @@ func (t *Tracker) oneSided(i int32, c *conn, snd, rcv *endpoint, seg *Segment) {
 	for _, e := range [2]*endpoint{snd, rcv} {
 		if !e.has(confirmed) {
 			e.facts |= confirmed
-			t.confirm(e)
+			t.countConfirmed(e)
 		}
 	}
 	a := t.flows.addr(c, c.side(rcv))
@@ -661,9 +661,9 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 	t.cfg.OnTransition(&t.tr)
 }
 
-// confirm moves e, just confirmed, from the unconfirmed counts to the
+// countConfirmed moves e, just confirmed, from the unconfirmed counts to the
 // counts.
-func (t *Tracker) confirm(e *endpoint) {
+func (t *Tracker) countConfirmed(e *endpoint) {
 	if e.has(local) && e.state().Counted() {
 		t.stats.Unconfirmed[e.state()]--
 		t.stats.States[e.state()]++

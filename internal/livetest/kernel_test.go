@@ -99,16 +99,7 @@ func TestLiveMatchesKernel(t *testing.T) {
 				}
 			}
 
-			err = lt.poll(ctx, agreeTimeout, func(m metrics) error {
-				got, err := m.states()
-				if err != nil {
-					return err
-				}
-				if d := diff(got, want); d != "" {
-					return errors.New(d)
-				}
-				return nil
-			})
+			err = lt.agrees(ctx, want)
 			if err != nil {
 				t.Fatalf("scraped tcptrack_connection_states never equalled ss -tan: %v", err)
 			}

@@ -177,6 +177,20 @@ func startLive(ctx context.Context, t *testing.T, netns, iface string, extra ...
 	return lt
 }
 
+// agrees waits until the scraped tcptrack_connection_states equals want.
+func (lt *liveTracker) agrees(ctx context.Context, want map[tracker.State]int) error {
+	return lt.poll(ctx, agreeTimeout, func(m metrics) error {
+		got, err := m.states()
+		if err != nil {
+			return err
+		}
+		if d := diff(got, want); d != "" {
+			return errors.New(d)
+		}
+		return nil
+	})
+}
+
 func (lt *liveTracker) exited() bool {
 	select {
 	case <-lt.done:

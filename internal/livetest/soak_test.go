@@ -2,7 +2,6 @@ package livetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -150,16 +149,7 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = lt.poll(ctx, agreeTimeout, func(m metrics) error {
-		got, err := m.states()
-		if err != nil {
-			return err
-		}
-		if d := diff(got, want); d != "" {
-			return errors.New(d)
-		}
-		return nil
-	})
+	err = lt.agrees(ctx, want)
 	if err != nil {
 		t.Fatalf("after the soak, tcptrack_connection_states never equalled ss -tan: %v\n%s", err, ssText)
 	}
