@@ -51,7 +51,7 @@ var freshScenarios = []string{
 	"handshake", "last-ack", "fin-wait1-v6", "closing", "syn-recv", "syn-sent-v6",
 	"midstream", "rst-v6", "loopback", "any-sll2",
 	"syn-recv-unseen", "last-ack-unseen-v6", "fin-wait1-unseen", "fin-retransmit-v6",
-	"fin-timeout", "retry-timeout", "synack-lost-v6", "synack-unseen",
+	"fin-timeout", "retry-timeout", "synack-lost-v6", "synack-unseen", "fin-lost-data", "fin-unseen-data-v6",
 }
 
 // TestKernelFresh records freshScenarios into a temporary directory with

@@ -41,6 +41,8 @@ const (
 	FinRetransmit  // server's ACK stolen, its FIN+ACK dropped at the client once: both retransmit
 	SynAckLost     // SYN+ACK dropped at the client's input: SYN_SENT / SYN_RECV
 	SynAckUnseen   // SYN+ACK stolen at the server's egress: SYN_SENT / SYN_RECV, the server unseen
+	FinLostData    // client's FIN dropped at the server; the server sends data: FIN_WAIT1 / ESTABLISHED
+	FinUnseenData  // the server's ACK of the FIN stolen; the server sends data: FIN_WAIT2 / CLOSE_WAIT
 	// The kernel's timers on states that otherwise never end, shortened by
 	// the scenario's sysctls.
 	FinTimeout   // orphaned FIN_WAIT2 freed after tcp_fin_timeout
@@ -76,6 +78,8 @@ var kindInfo = [numKinds]struct {
 	FinRetransmit:     {"fin-retransmit", 95, playFinRetransmit},
 	SynAckLost:        {"synack-lost", 98, synAckLost(dropAt(client, "tcp sport %d tcp flags & (syn|ack) == syn|ack"))},
 	SynAckUnseen:      {"synack-unseen", 99, synAckLost(stealAt(server, "tcp sport %d tcp flags & (syn|ack) == syn|ack"))},
+	FinLostData:       {"fin-lost-data", 110, finThenData(dropAt(server, "tcp dport %d tcp flags & fin == fin"), false)},
+	FinUnseenData:     {"fin-unseen-data", 111, finThenData(stealAt(server, "tcp sport %d tcp flags & (syn|fin|rst|psh) == 0"), true)},
 	FinTimeout:        {"fin-timeout", 96, playFinTimeout},
 	RetryTimeout:      {"retry-timeout", 97, playRetryTimeout},
 }
@@ -122,6 +126,10 @@ func (k Kind) Expect(n int) map[tracker.State]int {
 		return map[tracker.State]int{tracker.FinWait1: n, tracker.CloseWait: n}
 	case FinRetransmit:
 		return map[tracker.State]int{tracker.TimeWait: n}
+	case FinLostData:
+		return map[tracker.State]int{tracker.FinWait1: n, tracker.Established: n}
+	case FinUnseenData:
+		return map[tracker.State]int{tracker.FinWait2: n, tracker.CloseWait: n}
 	case SynAckLost, SynAckUnseen:
 		return map[tracker.State]int{tracker.SynSent: n, tracker.SynRecv: n}
 	case FinTimeout, RetryTimeout:
@@ -262,6 +270,10 @@ func Scenarios() []Scenario {
 			Part{LastAckUnseen, 1}),
 		one("fin-wait1-unseen", "client shuts down writing; the server's ACK of the FIN is stolen at its egress, before the capture point; the client retransmits its FIN: FIN_WAIT1 / CLOSE_WAIT",
 			Part{FinWait1Unseen, 1}),
+		one("fin-lost-data", "client shuts down writing; its FINs are dropped at the server's input, after the capture point; the server then sends data twice, acknowledging below the FIN: FIN_WAIT1 / ESTABLISHED",
+			Part{FinLostData, 1}),
+		one("fin-unseen-data", "client shuts down writing; the server's ACK of the FIN is stolen before the capture point; the server then sends data twice, acknowledging the FIN: FIN_WAIT2 / CLOSE_WAIT",
+			Part{FinUnseenData, 1}),
 		one("synack-lost", "client connects; the SYN+ACK is dropped at the client's input, after the capture point; both retransmit: SYN_SENT / SYN_RECV",
 			Part{SynAckLost, 1}),
 		one("synack-unseen", "client connects; the SYN+ACK is stolen at the server's egress, before the capture point; the client retransmits its SYN: SYN_SENT / SYN_RECV, the server never on the wire",
@@ -1026,5 +1038,46 @@ func synAckLost(lose loss) playFunc {
 			}
 			return sleep(l.ctx, synRetrans)
 		}, nil
+	}
+}
+
+// finThenData: lose (the rule of the unseen kind takes bare ACKs only: the
+// data that follows carries PSH), the client shuts down writing and retransmits its
+// FIN, then the server sends data twice, which the client reads: the
+// server's acknowledgment numbers then say whether the FIN reached it.
+// delivered says the loss lets the FIN reach the server, which then reads
+// EOF.
+func finThenData(lose loss, delivered bool) playFunc {
+	return func(l *Lab, port uint16, n int) (func() error, error) {
+		return withConnections(l, port, n, func(ps []pair) error {
+			if err := sleep(l.ctx, ackDelay); err != nil {
+				return err
+			}
+			if err := lose(l, port); err != nil {
+				return err
+			}
+			for _, p := range ps {
+				if err := p.c.CloseWrite(); err != nil {
+					return err
+				}
+				if delivered {
+					if err := readEOF(p.s); err != nil {
+						return err
+					}
+				}
+			}
+			// Let a FIN retransmission out first.
+			if err := sleep(l.ctx, finRetrans/2); err != nil {
+				return err
+			}
+			for _, p := range ps {
+				for _, msg := range []string{"late\n", "later\n"} {
+					if err := send(p.s, p.c, msg); err != nil {
+						return err
+					}
+				}
+			}
+			return sleep(l.ctx, ackDelay)
+		})
 	}
 }
