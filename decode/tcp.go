@@ -59,6 +59,8 @@ func parseOptions(b []byte, cut bool, o *tracker.Options) bool {
 			o.HasTimestamps = true
 			o.TSVal = binary.BigEndian.Uint32(v)
 			o.TSEcr = binary.BigEndian.Uint32(v[4:])
+		case kind == 34:
+			o.FastOpen = true
 		}
 		i += n
 	}

@@ -41,6 +41,22 @@ type Config struct {
 	// itself going to CLOSE. The Transition is only valid during the
 	// call.
 	OnTransition func(*Transition)
+	// Info keeps, for every connection, the facts that ss -i shows: ages,
+	// bytes each way, retransmissions, the handshake's RTT and the options
+	// of its SYNs (see Conn), 80 bytes a flow more. Conns and
+	// Socket.Info report them. OnClose and OnHandshake imply it.
+	Info bool
+	// OnClose, when set, is called once for every connection when it ends:
+	// the first time nothing on it is alive but TIME_WAIT (see Conn.End).
+	// A connection that never had an endpoint in a counted state (a lone
+	// segment, never proven) is not reported. The Conn is only valid
+	// during the call.
+	OnClose func(*Conn)
+	// OnHandshake, when set, is called when the client's ACK of the
+	// server's SYN+ACK is seen, with Conn.SynRTT (0 if the SYN was not
+	// seen) and Conn.AckRTT filled in. The Conn is only valid during the
+	// call.
+	OnHandshake func(*Conn)
 }
 
 // EvictReason says why a flow was dropped from a full table.
@@ -146,4 +162,6 @@ type Socket struct {
 	// Gap means the peer acknowledged bytes the capture never showed: the
 	// capture lost packets of this flow, so its state may lag the truth.
 	Gap bool
+	// Info holds the connection's facts when Config.Info is set, else nil.
+	Info *Conn
 }

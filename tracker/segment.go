@@ -50,6 +50,7 @@ type Options struct {
 	SACKPermitted bool
 	HasTimestamps bool
 	TSVal, TSEcr  uint32
+	FastOpen      bool // a TCP Fast Open option (kind 34): a cookie or a request for one
 }
 
 // Segment is one TCP segment as seen on the wire: the plain value that package

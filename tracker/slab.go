@@ -116,6 +116,15 @@ func (t *table) flow(c *conn) Flow {
 	return Flow{VLAN: c.vlan, Src: t.addr(c, cl), Dst: t.addr(c, 1-cl)}
 }
 
+// sender returns the side of c that sent seg, one of its segments.
+func (t *table) sender(c *conn, seg *Segment) int {
+	a := t.addr(c, 0)
+	if a.Port() == seg.SrcPort && a.Addr().Unmap() == seg.Src.Unmap() {
+		return 0
+	}
+	return 1
+}
+
 // keepAside keeps a for the flow in slot i until dropAside.
 func (t *table) keepAside(i int32, a aside) { t.asides[i] = a }
 

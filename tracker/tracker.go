@@ -56,6 +56,13 @@ type Tracker struct {
 	sweepAt int64
 	stats   Stats
 	tr      Transition // reused for OnTransition so that it does not escape
+	// info holds the facts of each connection by slot, when Config.Info
+	// asks for them (info.go); cr is the Conn reused to report them.
+	info []info
+	cr   Conn
+	// restarted says a new connection began on the flow being stepped;
+	// evicting, that the flow being forgotten is evicted (info.go).
+	restarted, evicting bool
 	// replay holds a segment the tracker rebuilt (a pickup's first segment,
 	// a held SYN) while it runs through the rulebook; a local would escape
 	// through Transition.Cause and cost an allocation each time.
@@ -93,6 +100,9 @@ func New(cfg Config) *Tracker {
 		listeners: make(map[listenKey]listener),
 	}
 	t.startClock()
+	if cfg.Info || cfg.OnClose != nil || cfg.OnHandshake != nil {
+		t.newInfo()
+	}
 	// The table's memory is mapped, not the garbage collector's: give it
 	// back with the Tracker. As no pointer into mapped memory keeps
 	// anything alive, every exported method that reaches the table keeps
@@ -142,6 +152,10 @@ func (t *Tracker) track(seg *Segment, k *flowKey, side int) {
 		if seg.Flags&SYN == 0 {
 			return // a picked-up flow waits for a second segment
 		}
+	}
+	if t.info != nil {
+		t.stepNoting(i, side, seg, now)
+		return
 	}
 	t.step(i, side, seg, now)
 }
@@ -194,6 +208,9 @@ func (t *Tracker) open(key *flowKey, side int, seg *Segment, now tick) int32 {
 	}
 	c.ep[side].mark = now
 	t.flows.setDeadline(i, c, t.deadline(c))
+	if t.info != nil {
+		t.startInfo(i, side, seg)
+	}
 	return i
 }
 
@@ -352,7 +369,7 @@ func (t *Tracker) prove(i int32, side int, seg *Segment, now tick) bool {
 	}
 	// Both endpoints are ESTABLISHED unless the first segment says more.
 	for e := range c.ep {
-		t.setState(c, &c.ep[e], Established, nil, "pickup")
+		t.setState(i, c, &c.ep[e], Established, nil, "pickup")
 	}
 	first := &t.replay
 	*first = Segment{UnixNano: seg.UnixNano, Seq: uint32(f.seq), Ack: uint32(f.ack), Flags: f.flags,
@@ -501,7 +518,7 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 	c := t.flows.at(i)
 	for e := range c.ep {
 		if c.ep[e].state().Counted() {
-			t.setState(c, &c.ep[e], Close, nil, "reused")
+			t.setState(i, c, &c.ep[e], Close, nil, "reused")
 		}
 	}
 	for e := range c.ep {
@@ -512,6 +529,11 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 	c.setClient(side)
 	c.flags &^= flowFlags
 	t.flows.dropAside(i)
+	if t.info != nil {
+		// A new connection: its facts start again (see stepNoting).
+		t.startInfo(i, side, &Segment{UnixNano: t.now, Flags: SYN})
+		t.restarted = true
+	}
 }
 
 // settle derives both endpoints' states after flow i, c, changed, the
@@ -522,10 +544,10 @@ func (t *Tracker) settle(i int32, c *conn, snd, rcv *endpoint, cause *Segment) {
 	// (over an array of the two, over their sides) ran more instructions
 	// per segment than this.
 	if s := snd.derive(); s != snd.state() {
-		t.setState(c, snd, s, cause, t.reason(c.side(snd)))
+		t.setState(i, c, snd, s, cause, t.reason(c.side(snd)))
 	}
 	if s := rcv.derive(); s != rcv.state() {
-		t.setState(c, rcv, s, cause, t.reason(c.side(rcv)))
+		t.setState(i, c, rcv, s, cause, t.reason(c.side(rcv)))
 	}
 	t.withdrawn = 0
 	t.flows.touch(i, c, c.classify())
@@ -584,7 +606,7 @@ func (t *Tracker) expire(i int32) {
 	}
 	for e := range c.ep {
 		if ep := &c.ep[e]; ep.has(closed) && ep.state() != Close {
-			t.setState(c, ep, Close, nil, "timer")
+			t.setState(i, c, ep, Close, nil, "timer")
 		}
 	}
 	t.flows.refileClass(i, c.classify())
@@ -598,7 +620,9 @@ func (t *Tracker) expire(i int32) {
 // evict drops flow i to make room.
 func (t *Tracker) evict(i int32, why EvictReason) {
 	t.stats.Evictions[why]++
+	t.evicting = true // for the connection's end (see noteState)
 	t.forget(i)
+	t.evicting = false
 }
 
 // forget removes flow i, taking its live endpoints out of the counts.
@@ -606,7 +630,7 @@ func (t *Tracker) forget(i int32) {
 	c := t.flows.at(i)
 	for e := range c.ep {
 		if c.ep[e].state().Counted() {
-			t.setState(c, &c.ep[e], Unknown, nil, "forgotten")
+			t.setState(i, c, &c.ep[e], Unknown, nil, "forgotten")
 		}
 	}
 	t.flows.remove(i)
@@ -614,7 +638,7 @@ func (t *Tracker) forget(i int32) {
 
 // setState is the one place an endpoint's state changes: it keeps the
 // counts and the transition counters, infers listeners, and reports.
-func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reason string) {
+func (t *Tracker) setState(i int32, c *conn, e *endpoint, to State, cause *Segment, reason string) {
 	from := e.state()
 	when := t.now
 	if cause != nil {
@@ -622,6 +646,9 @@ func (t *Tracker) setState(c *conn, e *endpoint, to State, cause *Segment, reaso
 	}
 	e.putState(to)
 	e.mark = t.ticks(when)
+	if t.info != nil {
+		t.noteState(i, c, c.side(e), to, when, cause, reason)
+	}
 	if from == Unknown && to == Close {
 		return // an endpoint that never showed itself, refused or reset: nothing to report
 	}
@@ -839,6 +866,7 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 				PickedUp: c.pickedUp(),
 				Client:   c.client() == e,
 				Gap:      c.flags&flowGap != 0,
+				Info:     t.infoCopy(i, c),
 			})
 		}
 	}
