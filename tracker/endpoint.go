@@ -234,6 +234,18 @@ func (e *endpoint) synchronized() bool {
 	return (e.has(synAcked) || e.has(sentFin)) && e.has(confirmed)
 }
 
+// steadyFacts are the facts that steady reads, and steadyWant their values
+// for an endpoint in ESTABLISHED, confirmed, that has sent a segment past
+// the handshake and an ACK, has the peer's SYN and the ACK of its own, and
+// holds no doubt: nothing an ACK or data could change but sequence numbers.
+const (
+	steadyFacts = fieldMask<<stateShift | confirmed | synSure | hasNxt | hasAcked | gotSyn | synAcked | doubts
+	steadyWant  = facts(Established)<<stateShift | confirmed | synSure | hasNxt | hasAcked | gotSyn | synAcked
+)
+
+// steady reports whether e is such an endpoint (see Tracker.stepSteady).
+func (e *endpoint) steady() bool { return e.facts&steadyFacts == steadyWant }
+
 // window returns e's last advertised receive window, scaled.
 func (e *endpoint) window() uint32 {
 	if e.has(synWindow) {

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -51,16 +52,18 @@ func fuzzSegments(data []byte, fn func(*Segment)) {
 // invariants: counts add up to the endpoints listed, the table
 // stays within its bound, an endpoint leaves CLOSE only through a new SYN
 // (or back to LAST_ACK when it retransmits the FIN whose ACK was seen, the
-// one proof that the ACK was lost), and the answer is deterministic.
+// one proof that the ACK was lost), and the answer is deterministic and the
+// same without the shortcut for steady segments (see stepSteady).
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, byte(SYN), 0, 0, 0, 0, 0, 0, 1, 0, 1, byte(SYN | ACK), 0, 0, 1, 0, 0, 0, 1, 0, 0, byte(ACK), 1, 0, 1, 0, 0, 0, 1, 0})
 	f.Add([]byte{2, byte(ACK | PSH), 0, 0, 0, 0, 4, 0, 1, 1, 3, byte(ACK), 0, 0, 32, 0, 0, 0, 1, 1, 2, byte(FIN | ACK), 32, 0, 0, 0, 0, 0, 1, 255})
 	f.Add([]byte{8, byte(SYN), 0, 0, 0, 0, 0, 0, 1, 0, 9, byte(RST | ACK), 0, 0, 1, 0, 0, 0, 0, 0, 8, byte(SYN | FIN | RST | PSH | ACK | URG), 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		run := func() Stats {
-			var bad string
+		run := func(exact bool) (Stats, string) {
+			var bad, log string
 			var cur *Segment
 			tr := New(Config{MaxFlows: 4, OnTransition: func(x *Transition) {
+				log += fmt.Sprintln(x.Endpoint, x.From, x.To, x.Reason)
 				if x.From != Close || x.To == Unknown {
 					return
 				}
@@ -71,6 +74,7 @@ func FuzzTracker(f *testing.F) {
 					bad = x.From.String() + ">" + x.To.String() + " reason " + x.Reason
 				}
 			}})
+			tr.noShortcut = exact
 			fuzzSegments(data, func(s *Segment) {
 				cur = s
 				tr.Track(s)
@@ -87,10 +91,15 @@ func FuzzTracker(f *testing.F) {
 			if st := tr.Stats(); st.States[TimeWait]+st.States[SynSent]+st.States[SynRecv] != 0 {
 				t.Fatalf("timed states left after every timer ran out: %v", st.States)
 			}
-			return tr.Stats()
+			return tr.Stats(), log
 		}
-		if a, b := run(), run(); a != b {
+		a, la := run(false)
+		b, lb := run(false)
+		if a != b || la != lb {
 			t.Fatalf("two runs differ:\n%+v\n%+v", a, b)
+		}
+		if c, lc := run(true); c != a || lc != la {
+			t.Fatalf("without the shortcut:\n%+v\n%s\nwith it:\n%+v\n%s", c, lc, a, la)
 		}
 	})
 }
