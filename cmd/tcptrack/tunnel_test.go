@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -104,5 +107,48 @@ func TestVXLANPorts(t *testing.T) {
 	}
 	if code, _, errs := runCmd("-r", at8472, "--decode.vxlan-ports", "8472,70000"); code != exitUsage || !strings.Contains(errs, "--decode.vxlan-ports") {
 		t.Errorf("port 70000: exit %d, stderr %q; want %d naming the flag", code, errs, exitUsage)
+	}
+}
+
+// TestTunnelsInListing checks that the same addresses in two VXLAN
+// overlays are two listeners and two connections, each named by its VNI
+// in the JSON listing and in the transitions.
+func TestTunnelsInListing(t *testing.T) {
+	p := write(t, "vxlan-two-vnis.pcap", vxlanPcap(4789, 5000, 5001))
+	code, out, errs := runCmd("-r", p, "--sockets", "--json", "-a")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var s struct {
+			State, Local, Peer string
+			Tunnel             uint32
+		}
+		if err := json.Unmarshal([]byte(l), &s); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		rows = append(rows, fmt.Sprintf("%s %s %s %d", s.State, s.Local, s.Peer, s.Tunnel))
+	}
+	want := []string{
+		"ESTABLISHED 10.0.0.1:40000 10.0.0.2:80 5000",
+		"ESTABLISHED 10.0.0.1:40000 10.0.0.2:80 5001",
+		"ESTABLISHED 10.0.0.2:80 10.0.0.1:40000 5000",
+		"ESTABLISHED 10.0.0.2:80 10.0.0.1:40000 5001",
+		"LISTEN 10.0.0.2:80  5000",
+		"LISTEN 10.0.0.2:80  5001",
+	}
+	slices.Sort(rows)
+	if !slices.Equal(rows, want) {
+		t.Errorf("listing:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Each overlay's handshake: the server to SYN_RECV and ESTABLISHED,
+	// the client to SYN_SENT and ESTABLISHED.
+	_, out, _ = runCmd("-r", p, "--transitions", "-")
+	for _, vni := range []string{"5000", "5001"} {
+		if n := strings.Count(out, `"tunnel":`+vni+`,`); n != 4 {
+			t.Errorf("%d transitions in tunnel %s, want 4:\n%s", n, vni, out)
+		}
 	}
 }
