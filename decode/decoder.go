@@ -164,13 +164,13 @@ func linkLayer(link LinkType) (layer, bool) {
 	return 0, false
 }
 
-// walk finds the innermost IP header and the TCP header of any frame, one
-// layer at a time through the table of steps, reassembling fragments. It
-// returns the bytes the TCP header is in: the frame's, or after the last
-// fragment of a datagram, the reassembled datagram's. The VLAN and the
-// tunnel id are left in d.w. A skipped frame is counted, and its error
-// returned.
-func (d *Decoder) walk(f *Frame, data []byte, end int) (_ []byte, ipOff, tcpOff, tcpEnd int, err error) {
+// walkFrame finds the innermost IP header and the TCP header of any
+// frame, one layer at a time through the table of steps, reassembling
+// fragments. It returns the bytes the TCP header is in: the frame's, or
+// after the last fragment of a datagram, the reassembled datagram's. The
+// VLAN and the tunnel id are left in d.w. A skipped frame is counted, and
+// its error returned.
+func (d *Decoder) walkFrame(f *Frame, data []byte, end int) (_ []byte, ipOff, tcpOff, tcpEnd int, err error) {
 	if len(data) == 0 {
 		return nil, 0, 0, 0, d.skip(ReasonZeroLength)
 	}
@@ -270,7 +270,7 @@ func (d *Decoder) Decode(f *Frame, seg *tracker.Segment) error {
 	}
 	if !ok {
 		var err error
-		if data, ipOff, tcpOff, tcpEnd, err = d.walk(f, data, end); err != nil {
+		if data, ipOff, tcpOff, tcpEnd, err = d.walkFrame(f, data, end); err != nil {
 			return err
 		}
 		seg.VLAN, seg.Tunnel = d.w.vlan, d.w.tunnel
