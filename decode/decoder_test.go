@@ -500,6 +500,56 @@ func TestDecodeAllocations(t *testing.T) {
 	}
 }
 
+// asCooked returns an Ethernet frame as a Linux cooked v1 capture of the
+// same bytes after the link header, which only the walk reads.
+func asCooked(fr *Frame) *Frame {
+	c := *fr
+	c.Data = sll(binary.BigEndian.Uint16(fr.Data[12:]), fr.Data[14:])
+	c.CaptureLen, c.WireLen, c.LinkType = len(c.Data), fr.WireLen+2, LinkLinuxSLL
+	return &c
+}
+
+// sameAsWalk fails the test unless Decode, which may read an Ethernet frame
+// on its fast path, says of it what the walk says of the same bytes.
+func sameAsWalk(t testing.TB, fr *Frame) {
+	t.Helper()
+	var fast, walked tracker.Segment
+	err := NewDecoder().Decode(fr, &fast)
+	if err2 := NewDecoder().Decode(asCooked(fr), &walked); err != err2 || err == nil && fast != walked {
+		t.Fatalf("frame % x (wire %d): Decode says %v %+v, the walk %v %+v", fr.Data, fr.WireLen, err, fast, err2, walked)
+	}
+}
+
+// TestPlainFrameAsWalk holds the fast path of Decode to the walk on the
+// frames it takes and on their near misses: every byte of the link, IP and
+// fixed TCP headers changed, and every snaplen, on a frame cut by the
+// snaplen or that short on the wire.
+func TestPlainFrameAsWalk(t *testing.T) {
+	v4, v6 := ipv4Packet(t), ipv6Packet(t, 0, nil)
+	for _, base := range [][]byte{
+		ether(t, layers.EthernetTypeIPv4, nil, v4),
+		ether(t, layers.EthernetTypeIPv6, nil, v6),
+		ether(t, layers.EthernetTypeIPv4, []uint16{10}, v4),
+		ether(t, layers.EthernetTypeIPv6, []uint16{10}, v6),
+	} {
+		var seg tracker.Segment
+		if err := NewDecoder().Decode(frame(LinkEthernet, base), &seg); err != nil {
+			t.Fatalf("frame % x: %v", base, err)
+		}
+		for i := range min(len(base), 18+40+20) {
+			for _, v := range []byte{0, 1, 4, 6, 0x11, 0x28, 0x45, 0x46, 0x60, 0x81, 0x86, 0xdd, 0xff, base[i] + 1, base[i] - 1, base[i] ^ 0x20} {
+				b := bytes.Clone(base)
+				b[i] = v
+				sameAsWalk(t, frame(LinkEthernet, b))
+			}
+		}
+		for n := 14; n <= len(base); n++ {
+			sameAsWalk(t, &Frame{Data: base[:n], CaptureLen: n, WireLen: len(base), LinkType: LinkEthernet})
+			sameAsWalk(t, frame(LinkEthernet, base[:n]))
+		}
+	}
+}
+
 func BenchmarkDecode(b *testing.B) {
 	f := benchFrames(b)[0]
 	d := NewDecoder()

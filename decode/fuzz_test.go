@@ -82,6 +82,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		d.Decode(fr, &again)
 		accounted(t, d.Stats(), 2)
+		if fr.LinkType == LinkEthernet && len(data) >= 14 {
+			sameAsWalk(t, fr)
+		}
 	})
 }
 

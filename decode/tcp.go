@@ -71,9 +71,9 @@ func parseOptions(b []byte, cut bool, o *tracker.Options) bool {
 // IPv4 or IPv6 datagram captured whole. It works out the pseudo-header
 // from the IP header here rather than where Decode reads that header, so
 // that Decode keeps no sum in a register for the rare caller that asks.
-func checksumOK(ip []byte, tcpOff int, v6 bool) bool {
+func checksumOK(ip []byte, tcpOff int) bool {
 	addrs := ip[12:20]
-	if v6 {
+	if ip[0]>>4 == 6 {
 		addrs = ip[8:40]
 	}
 	tcp := ip[tcpOff:]

@@ -2,9 +2,9 @@ package metrics
 
 import (
 	"cmp"
-	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/tcptrack/tcptrack/tracker"
 )
@@ -46,7 +46,7 @@ type PortStates struct {
 
 // ListenerCounters is one exported listener's health, or the sum of the
 // others'. Label is the listener="..." value: "192.0.2.2:80" (with " vlan
-// N" when tagged), or "other".
+// N" when tagged, " tunnel N" in an overlay), or "other".
 type ListenerCounters struct {
 	Label string
 	tracker.ListenerHealth
@@ -143,18 +143,23 @@ func (b *Breakdown) updatePorts(tr *tracker.Tracker, s *Snapshot) {
 }
 
 // ListenerLabel is the listener label value of a listener.
-func ListenerLabel(a netip.AddrPort, vlan uint16) string {
+func ListenerLabel(a netip.AddrPort, vlan uint16, tunnel uint32) string {
+	s := a.String()
 	if vlan != 0 {
-		return fmt.Sprintf("%s vlan %d", a, vlan)
+		s += " vlan " + strconv.Itoa(int(vlan))
 	}
-	return a.String()
+	if tunnel != 0 {
+		s += " tunnel " + strconv.FormatUint(uint64(tunnel), 10)
+	}
+	return s
 }
 
 // listenerKey names a listener without building its label, which is
 // built only for those exported.
 type listenerKey struct {
-	addr netip.AddrPort
-	vlan uint16
+	addr   netip.AddrPort
+	vlan   uint16
+	tunnel uint32
 }
 
 // listenerState is what Breakdown remembers of a listener between updates.
@@ -168,7 +173,7 @@ func (b *Breakdown) updateListeners(tr *tracker.Tracker, s *Snapshot) {
 	b.gen++
 	scores, seen := b.scores[:0], b.seen[:0]
 	tr.ListenersHealth(func(h tracker.ListenerHealth) {
-		k := listenerKey{h.Addr, h.VLAN}
+		k := listenerKey{h.Addr, h.VLAN, h.Tunnel}
 		ls := b.known[k]
 		if ls == nil {
 			ls = &listenerState{}
@@ -204,7 +209,7 @@ func (b *Breakdown) updateListeners(tr *tracker.Tracker, s *Snapshot) {
 	for i, hp := range seen {
 		h, p := hp[0], hp[1]
 		if k := scores[i].key; b.listeners.members[k] {
-			s.Listeners = append(s.Listeners, ListenerCounters{ListenerLabel(k.addr, k.vlan), h})
+			s.Listeners = append(s.Listeners, ListenerCounters{ListenerLabel(k.addr, k.vlan, k.tunnel), h})
 			continue
 		}
 		o.SYNs += h.SYNs - p.SYNs
@@ -217,7 +222,7 @@ func (b *Breakdown) updateListeners(tr *tracker.Tracker, s *Snapshot) {
 		halfOpen += h.HalfOpen
 	}
 	slices.SortFunc(s.Listeners, func(x, y ListenerCounters) int {
-		return cmp.Or(x.Addr.Compare(y.Addr), cmp.Compare(x.VLAN, y.VLAN))
+		return cmp.Or(x.Addr.Compare(y.Addr), cmp.Compare(x.VLAN, y.VLAN), cmp.Compare(x.Tunnel, y.Tunnel))
 	})
 	s.ListenersOther = b.other
 	s.ListenersOther.HalfOpen = halfOpen

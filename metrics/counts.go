@@ -91,8 +91,8 @@ func Collect(tr *tracker.Tracker, all bool) *Listing {
 	l := &Listing{}
 	tr.Sockets(func(s tracker.Socket) { l.Sockets = append(l.Sockets, s) })
 	if all {
-		tr.Listeners(func(a netip.AddrPort, vlan uint16) {
-			l.Listeners = append(l.Listeners, tracker.Socket{State: tracker.Listen, Local: a, VLAN: vlan})
+		tr.Listeners(func(a netip.AddrPort, vlan uint16, tunnel uint32) {
+			l.Listeners = append(l.Listeners, tracker.Socket{State: tracker.Listen, Local: a, VLAN: vlan, Tunnel: tunnel})
 		})
 	}
 	return l
@@ -106,7 +106,7 @@ func (l *Listing) sorted(all bool) []tracker.Socket {
 		socks = append(socks, l.Listeners...)
 	}
 	slices.SortFunc(socks, func(a, b tracker.Socket) int {
-		return cmp.Or(a.Local.Compare(b.Local), a.Peer.Compare(b.Peer), cmp.Compare(a.VLAN, b.VLAN))
+		return cmp.Or(a.Local.Compare(b.Local), a.Peer.Compare(b.Peer), cmp.Compare(a.VLAN, b.VLAN), cmp.Compare(a.Tunnel, b.Tunnel))
 	})
 	return socks
 }
@@ -137,6 +137,7 @@ type jsonSocket struct {
 	Local    string `json:"local"`
 	Peer     string `json:"peer,omitempty"`
 	VLAN     uint16 `json:"vlan,omitempty"`
+	Tunnel   uint32 `json:"tunnel,omitempty"`
 	PickedUp bool   `json:"picked_up,omitempty"`
 }
 
@@ -146,7 +147,7 @@ func WriteSocketsJSON(w io.Writer, l *Listing, all bool) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	for _, s := range l.sorted(all) {
-		j := jsonSocket{State: s.State.String(), RecvQ: s.RecvQ, SendQ: s.SendQ, Local: s.Local.String(), VLAN: s.VLAN, PickedUp: s.PickedUp}
+		j := jsonSocket{State: s.State.String(), RecvQ: s.RecvQ, SendQ: s.SendQ, Local: s.Local.String(), VLAN: s.VLAN, Tunnel: s.Tunnel, PickedUp: s.PickedUp}
 		if s.Peer.IsValid() {
 			j.Peer = s.Peer.String()
 		}

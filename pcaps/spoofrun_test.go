@@ -380,7 +380,7 @@ func (r *spoofRun) compare(ssText []byte, o compareOpts) *tracker.Tracker {
 			path, len(missing), strings.Join(firstFew(missing), "\n\t"), len(extra), strings.Join(firstFew(extra), "\n\t"), ssShown)
 	}
 	inferred := map[netip.AddrPort]bool{}
-	tr.Listeners(func(a netip.AddrPort, _ uint16) {
+	tr.Listeners(func(a netip.AddrPort, _ uint16, _ uint32) {
 		inferred[a] = true
 		if !kernelListeners[a] {
 			t.Errorf("tracker infers a listener on %s; the kernel has none", a)

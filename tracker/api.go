@@ -116,10 +116,12 @@ type Stats struct {
 	Evictions [NumEvictReasons]uint64
 }
 
-// Flow names a connection by its 4-tuple and VLAN. Src and SrcPort are the
-// client's when the client is known.
+// Flow names a connection by its 4-tuple, VLAN and tunnel (see
+// Segment.Tunnel). Src and SrcPort are the client's when the client is
+// known.
 type Flow struct {
 	VLAN     uint16
+	Tunnel   uint32
 	Src, Dst netip.AddrPort
 }
 
@@ -146,6 +148,7 @@ type Socket struct {
 	State       State
 	Local, Peer netip.AddrPort
 	VLAN        uint16
+	Tunnel      uint32 // see Segment.Tunnel
 	// SendQ is the bytes this endpoint sent that the wire has not yet
 	// shown acknowledged (FIN and SYN not counted).
 	SendQ uint32

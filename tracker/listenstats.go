@@ -11,8 +11,9 @@ import (
 // Config.ListenerTimeout and the listeners' bound), so a listener forgotten
 // and inferred again starts from zero.
 type ListenerHealth struct {
-	Addr netip.AddrPort
-	VLAN uint16
+	Addr   netip.AddrPort
+	VLAN   uint16
+	Tunnel uint32 // see Segment.Tunnel
 	// SYNs counts connection attempts to it: the first SYN of each
 	// connection, counted when the listener answers it with a SYN+ACK, or
 	// when the attempt ends unanswered (Unanswered). A retransmitted SYN is
@@ -94,7 +95,7 @@ func (t *Tracker) listenerOf(c *conn, side int) *listenHealth {
 		return nil // a flood of unanswered SYNs where no listener answered: no address to build
 	}
 	a := t.flows.addr(c, side)
-	l, ok := t.listeners[listenKey{a.Addr(), a.Port(), c.vlan}]
+	l, ok := t.listeners[listenKey{a.Addr(), a.Port(), c.vlan, c.tunnel}]
 	if !ok {
 		return nil
 	}
@@ -188,7 +189,7 @@ func (t *Tracker) ListenersHealth(fn func(ListenerHealth)) {
 		}
 		h := t.healths.at(l.health)
 		fn(ListenerHealth{
-			Addr: netip.AddrPortFrom(k.addr, k.port), VLAN: k.vlan,
+			Addr: netip.AddrPortFrom(k.addr, k.port), VLAN: k.vlan, Tunnel: k.tunnel,
 			SYNs: h.syns, Unanswered: uint64(h.unanswered), SynAckRetransmits: uint64(h.synAckRetransmits),
 			Handshakes: h.handshakes, Resets: uint64(h.resets), ServerResets: uint64(h.serverResets),
 			Overflows: uint64(h.overflows), HalfOpen: int(h.halfOpen),

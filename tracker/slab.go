@@ -113,7 +113,7 @@ func (t *table) addr(c *conn, side int) netip.AddrPort {
 // flow returns the name of c, client first.
 func (t *table) flow(c *conn) Flow {
 	cl := c.client()
-	return Flow{VLAN: c.vlan, Src: t.addr(c, cl), Dst: t.addr(c, 1-cl)}
+	return Flow{VLAN: c.vlan, Tunnel: c.tunnel, Src: t.addr(c, cl), Dst: t.addr(c, 1-cl)}
 }
 
 // sender returns the side of c that sent seg, one of its segments.

@@ -22,11 +22,13 @@ const (
 	assumedWScale = 7
 )
 
-// listenKey names an inferred listening socket.
+// listenKey names an inferred listening socket: like a flow, a listener
+// is in a VLAN and an overlay (see Segment.Tunnel).
 type listenKey struct {
-	addr netip.Addr
-	port uint16
-	vlan uint16
+	addr   netip.Addr
+	port   uint16
+	vlan   uint16
+	tunnel uint32
 }
 
 // Tracker follows every TCP flow it is fed. It is not safe for concurrent
@@ -478,7 +480,7 @@ func (t *Tracker) oneSided(i int32, c *conn, snd, rcv *endpoint, seg *Segment) {
 		}
 	}
 	a := t.flows.addr(c, c.side(rcv))
-	t.addListener(listenKey{a.Addr(), a.Port(), c.vlan}, rcv.has(local))
+	t.addListener(listenKey{a.Addr(), a.Port(), c.vlan, c.tunnel}, rcv.has(local))
 }
 
 // synOnFlow handles a SYN on a flow that already exists: a retransmission,
@@ -712,7 +714,7 @@ func (t *Tracker) setState(i int32, c *conn, e *endpoint, to State, cause *Segme
 	case from == Unknown && to == SynRecv && e.has(passive):
 		from = Listen
 		a := t.flows.addr(c, c.side(e))
-		h := t.addListener(listenKey{a.Addr(), a.Port(), c.vlan}, isLocal)
+		h := t.addListener(listenKey{a.Addr(), a.Port(), c.vlan, c.tunnel}, isLocal)
 		h.syns++
 		h.halfOpen++
 	case from == Unknown && to == SynSent:
@@ -842,6 +844,7 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 				Local:    t.flows.addr(c, e),
 				Peer:     t.flows.addr(c, 1-e),
 				VLAN:     c.vlan,
+				Tunnel:   c.tunnel,
 				SendQ:    sendQ(ep, peer),
 				RecvQ:    inFlight(peer, ep),
 				PickedUp: c.pickedUp(),
@@ -903,10 +906,10 @@ func inFlight(e, peer *endpoint) uint32 {
 
 // Listeners calls fn for every inferred listening socket, after the Local
 // filter.
-func (t *Tracker) Listeners(fn func(addr netip.AddrPort, vlan uint16)) {
+func (t *Tracker) Listeners(fn func(addr netip.AddrPort, vlan uint16, tunnel uint32)) {
 	for k, l := range t.listeners {
 		if l.local {
-			fn(netip.AddrPortFrom(k.addr, k.port), k.vlan)
+			fn(netip.AddrPortFrom(k.addr, k.port), k.vlan, k.tunnel)
 		}
 	}
 }

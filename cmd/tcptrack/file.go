@@ -76,8 +76,7 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 	defer src.Close()
 
 	tr := tracker.New(o.track)
-	dec := decode.NewDecoder()
-	dec.VerifyChecksums = o.checksums
+	dec := o.decoder()
 	rd := &reader{src: src, dec: dec, filter: filter, prog: prog, stop: &in.stop}
 	batches := rd.start()
 	stopped := in.stopped()

@@ -131,6 +131,8 @@ func newCLI(o *options) *cli {
 	o.track.ListenerTimeout = tracker.DefaultListenerTimeout
 	value(c.flag(g, "listener-timeout", 0, "DURATION", "an inferred listener that has answered no SYN for this long is forgotten (default 1h): a passive observer never sees a listening socket close"), "--listener-timeout", durationValue{&o.track.ListenerTimeout})
 	c.flag(g, "verify-checksums", 0, "", "verify TCP checksums and skip bad segments (off by default: captures taken on the sending host see checksums before the NIC fills them in)").BoolVar(&o.checksums)
+	value(c.flag(g, "decode.vxlan-ports", 0, "PORTS", fmt.Sprintf("comma-separated UDP destination ports whose datagrams are decoded as VXLAN, instead of %d; `''` for none. Linux's vxlan device sends to 8472 unless told `dstport %d`", decode.DefaultVXLANPort, decode.DefaultVXLANPort)), "--decode.vxlan-ports", tunnelPortsValue{&o.vxlanPorts})
+	value(c.flag(g, "decode.geneve-ports", 0, "PORTS", fmt.Sprintf("comma-separated UDP destination ports whose datagrams are decoded as Geneve, instead of %d; `''` for none", decode.DefaultGenevePort)), "--decode.geneve-ports", tunnelPortsValue{&o.genevePorts})
 	value(c.flag(g, "log.level", 0, "LEVEL", "diagnostics on stderr: debug, info, warn, error (default info)").Default("info"), "--log.level", levelValue{&o.logLevel})
 	c.flag(g, "version", 0, "", "version and build information").BoolVar(&o.showVersion)
 	c.flag(g, "help", 'h', "", "this manual").BoolVar(&o.showHelp)
@@ -398,6 +400,20 @@ func (v portsValue) Set(s string) error {
 }
 
 func (v portsValue) String() string { return fmt.Sprint(*v.p) }
+
+// tunnelPortsValue is --decode.vxlan-ports and --decode.geneve-ports. Once
+// given, the ports replace the default, even none of them: nil is what
+// tells the decoder to use the default.
+type tunnelPortsValue struct{ p *[]uint16 }
+
+func (v tunnelPortsValue) Set(s string) error {
+	if *v.p == nil {
+		*v.p = []uint16{}
+	}
+	return portsValue(v).Set(s)
+}
+
+func (v tunnelPortsValue) String() string { return fmt.Sprint(*v.p) }
 
 // noop is a switch that may be repeated and means nothing: -n, -nn.
 type noop struct{}

@@ -115,9 +115,8 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink *lo
 	o.live.cfg.BufferSize *= 1024
 	tw := newTransitions(o)
 
-	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: decode.NewDecoder(), col: metrics.NewCollector(),
+	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: o.decoder(), col: metrics.NewCollector(),
 		bd: metrics.NewBreakdown(o.breakdown), tw: tw, listings: make(chan listingRequest), done: make(chan struct{})}
-	c.dec.VerifyChecksums = o.checksums
 	o.web.Sockets = c.listing
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

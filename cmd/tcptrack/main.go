@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/common/version"
 
+	"github.com/tcptrack/tcptrack/decode"
 	"github.com/tcptrack/tcptrack/metrics"
 	"github.com/tcptrack/tcptrack/tracker"
 )
@@ -34,6 +35,8 @@ type options struct {
 	advance      time.Duration
 	track        tracker.Config
 	checksums    bool
+	vxlanPorts   []uint16 // nil: the decoder's default
+	genevePorts  []uint16
 	live         liveOptions
 	web          metrics.WebConfig
 	by           metrics.By              // --by
@@ -43,6 +46,13 @@ type options struct {
 	showVersion  bool
 	showHelp     bool
 	top          topOptions // tcptrack top
+}
+
+// decoder returns a frame decoder set as the flags say.
+func (o *options) decoder() *decode.Decoder {
+	d := decode.NewDecoder()
+	d.VerifyChecksums, d.VXLANPorts, d.GenevePorts = o.checksums, o.vxlanPorts, o.genevePorts
+	return d
 }
 
 func main() {

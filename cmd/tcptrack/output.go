@@ -71,6 +71,7 @@ type jsonTransition struct {
 	Client   string       `json:"client"`
 	Server   string       `json:"server"`
 	VLAN     uint16       `json:"vlan,omitempty"`
+	Tunnel   uint32       `json:"tunnel,omitempty"`
 	Endpoint string       `json:"endpoint"`
 	From     string       `json:"from"`
 	To       string       `json:"to"`
@@ -85,7 +86,7 @@ func (tw *transitionWriter) write(t *tracker.Transition) {
 		return
 	}
 	j := jsonTransition{
-		Time: t.Time.UTC(), Client: t.Flow.Src.String(), Server: t.Flow.Dst.String(), VLAN: t.Flow.VLAN,
+		Time: t.Time.UTC(), Client: t.Flow.Src.String(), Server: t.Flow.Dst.String(), VLAN: t.Flow.VLAN, Tunnel: t.Flow.Tunnel,
 		Endpoint: t.Endpoint.String(), From: t.From.String(), To: t.To.String(), Reason: t.Reason,
 	}
 	if c := t.Cause; c != nil {

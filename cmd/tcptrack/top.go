@@ -76,9 +76,8 @@ func runTopFile(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink 
 	}
 	defer src.Close()
 
-	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: decode.NewDecoder(), col: metrics.NewCollector(),
+	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: o.decoder(), col: metrics.NewCollector(),
 		tw: tw, listings: make(chan listingRequest), done: make(chan struct{})}
-	c.dec.VerifyChecksums = o.checksums
 	rp := newReplay(c, src, filter, o.top)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
