@@ -38,7 +38,11 @@ type burstRelease struct {
 	open  atomic.Int64
 	armed atomic.Bool // open reached high since the last release was scheduled
 	mu    sync.Mutex
-	next  time.Time // the earliest time of the next release
+	// pending: a release is scheduled, and it covers every burst that ends
+	// before it runs (a queue draining in waves ends many), so that there
+	// is never more than one timer. next is the earliest time of the next.
+	pending bool
+	next    time.Time
 }
 
 func newBurstRelease() *burstRelease {
@@ -59,15 +63,21 @@ func (b *burstRelease) connState(_ net.Conn, st http.ConnState) {
 	}
 }
 
-// schedule runs release now, or once interval has passed since the last.
+// schedule runs release now, or once interval has passed since the last,
+// unless one is pending already.
 func (b *burstRelease) schedule() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := time.Now()
-	at := now
-	if b.next.After(now) {
-		at = b.next
+	if b.pending {
+		return
 	}
-	b.next = at.Add(b.interval)
-	time.AfterFunc(at.Sub(now), b.release)
+	b.pending = true
+	time.AfterFunc(time.Until(b.next), func() {
+		b.mu.Lock()
+		// Before the release, so that a burst ending while it runs gets one
+		// of its own.
+		b.pending, b.next = false, time.Now().Add(b.interval)
+		b.mu.Unlock()
+		b.release()
+	})
 }

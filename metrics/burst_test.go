@@ -8,7 +8,8 @@ import (
 
 // TestBurstRelease checks when the memory of a burst of connections is
 // given back: once the open connections have reached high and fallen to
-// low, not for fewer, and never twice within the interval.
+// low, not for fewer, never twice within the interval, and once for all the
+// bursts that ended while a release was pending.
 func TestBurstRelease(t *testing.T) {
 	released := make(chan time.Time, 4)
 	b := &burstRelease{high: 4, low: 1, interval: 300 * time.Millisecond, release: func() { released <- time.Now() }}
@@ -53,10 +54,18 @@ func TestBurstRelease(t *testing.T) {
 	closeN(1)
 	none("on a close with no burst since the last release")
 
-	open(4)
-	closeN(4)
+	// Three bursts end within the interval: one release covers them.
+	for range 3 {
+		open(4)
+		closeN(4)
+	}
 	if second := one("after a second burst"); second.Sub(first) < b.interval {
 		t.Errorf("released %v after the last release, within the interval %v", second.Sub(first), b.interval)
+	}
+	select {
+	case <-released:
+		t.Fatal("released again for bursts that ended before the last release")
+	case <-time.After(3 * b.interval):
 	}
 
 	open(1)
