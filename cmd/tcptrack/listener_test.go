@@ -59,8 +59,8 @@ const floodNetnsEnv = "TCPTRACK_FLOOD_NETNS"
 // connections took 20,000 descriptors and 450 MB, and the scrape timed out.
 // With them, tcptrack holds 512 at once and sheds them after the read
 // timeout, the rest waiting in the accept queue; its RSS went from 36 MiB
-// to 43, to 52-56 while it drained the queue of reset connections, and
-// back to 38-39 12 s after the clients had gone. Without the release after
+// to 43, to 51-57 while it drained the queue of reset connections, and
+// back to 37-39 11-12 s after the clients had gone. Without the release after
 // a burst, it still stood at 50 MiB 80 s after. The figures are logged by
 // the test (go test -v).
 func TestListenerUnderIdleFlood(t *testing.T) {
