@@ -46,5 +46,7 @@
 // gives one, both as JSON with ?format=json or Accept: application/json, and
 // a landing page at /. Every connection has read, write and idle timeouts,
 // and a cap on connections (netutil.LimitListener) keeps the rest in the
-// kernel's accept queue, so that idle clients cannot starve the scrapes.
+// kernel's accept queue, so that idle clients cannot starve the scrapes;
+// once a burst of connections is over, the memory they took is given back
+// to the system.
 package metrics

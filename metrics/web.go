@@ -200,6 +200,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	cfg := s.cfg
 	flags := &web.FlagConfig{WebConfigFile: &cfg.ConfigFile}
 	servers := make([]*http.Server, len(s.listeners))
+	burst := newBurstRelease()
 	done := make(chan error, len(s.listeners))
 	for i, l := range s.listeners {
 		servers[i] = &http.Server{
@@ -209,6 +210,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			WriteTimeout:      cfg.WriteTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			MaxHeaderBytes:    maxHeaderBytes,
+			ConnState:         burst.connState,
 			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelError),
 		}
 		go func() {
