@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/tracker"
 )
 
 // briefNames are the metric names fixed by the team brief, which deploy/
@@ -33,12 +35,27 @@ var briefNames = []string{
 	"tcptrack_build_info",
 }
 
+// factNames are the families of the per-connection facts, which the alert
+// rules and the dashboard in deploy/ rely on.
+var factNames = []string{
+	"tcptrack_handshake_rtt_seconds",
+	"tcptrack_oldest_endpoint_age_seconds",
+	"tcptrack_port_oldest_endpoint_age_seconds",
+}
+
 // TestPromtoolCheckMetrics scrapes the running handler and has promtool, the
 // linter Prometheus ships, check the exposition.
 func TestPromtoolCheckMetrics(t *testing.T) {
 	promtool := needTool(t, "promtool")
 	c := NewCollector()
-	c.Publish(testSnapshot(t))
+	s := testSnapshot(t)
+	s.Facts = true
+	s.Ports = []PortStates{{Port: 443}}
+	s.Ports[0].RTT.observe(3 * time.Millisecond)
+	s.Ports[0].Oldest[tracker.CloseWait] = s.Tracker.Time.Add(-time.Hour).UnixNano()
+	s.PortsOtherRTT.observe(20 * time.Second)
+	s.Oldest = s.Ports[0].Oldest
+	c.Publish(s)
 	addr := startServe(t, WebConfig{}, c)
 	status, body := get(t, testClient, "http://"+addr+"/metrics")
 	if status != 200 {
@@ -59,7 +76,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 			typed[f[2]] = true
 		}
 	}
-	for _, name := range briefNames {
+	for _, name := range append(briefNames, factNames...) {
 		if !typed[name] {
 			t.Errorf("%s missing from the scrape", name)
 		}
