@@ -91,6 +91,32 @@ func TestPrometheusScrape(t *testing.T) {
 	c := NewCollector()
 	target := startServe(t, WebConfig{}, c)
 
+	promAddr := startPrometheus(t, prometheus, target)
+
+	for i, want := range []map[string]int{
+		{
+			"established": 31, "syn_sent": 2, "syn_recv": 3, "fin_wait1": 4, "fin_wait2": 5,
+			"time_wait": 17, "close_wait": 6, "last_ack": 7, "closing": 1, "listen": 8,
+		},
+		{
+			"established": 30, "syn_sent": 0, "syn_recv": 0, "fin_wait1": 0, "fin_wait2": 1,
+			"time_wait": 19, "close_wait": 9, "last_ack": 0, "closing": 0, "listen": 8,
+		},
+	} {
+		c.Publish(&Snapshot{Tracker: stateStats(t, want), CaptureUp: true})
+		start := time.Now()
+		got, err := waitForStates(promAddr, target, want, 30*time.Second)
+		if err != nil {
+			t.Fatalf("snapshot %d: %v; last answer %v, want %v", i, err, got, want)
+		}
+		t.Logf("snapshot %d read back through Prometheus after %v", i, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// startPrometheus runs a Prometheus server that scrapes target every
+// second, for the test's duration, and returns its address.
+func startPrometheus(t *testing.T, prometheus, target string) string {
+	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, `global:
@@ -121,25 +147,7 @@ scrape_configs:
 			t.Logf("prometheus log:\n%s", logs.String())
 		}
 	})
-
-	for i, want := range []map[string]int{
-		{
-			"established": 31, "syn_sent": 2, "syn_recv": 3, "fin_wait1": 4, "fin_wait2": 5,
-			"time_wait": 17, "close_wait": 6, "last_ack": 7, "closing": 1, "listen": 8,
-		},
-		{
-			"established": 30, "syn_sent": 0, "syn_recv": 0, "fin_wait1": 0, "fin_wait2": 1,
-			"time_wait": 19, "close_wait": 9, "last_ack": 0, "closing": 0, "listen": 8,
-		},
-	} {
-		c.Publish(&Snapshot{Tracker: stateStats(t, want), CaptureUp: true})
-		start := time.Now()
-		got, err := waitForStates(promAddr, target, want, 30*time.Second)
-		if err != nil {
-			t.Fatalf("snapshot %d: %v; last answer %v, want %v", i, err, got, want)
-		}
-		t.Logf("snapshot %d read back through Prometheus after %v", i, time.Since(start).Round(time.Millisecond))
-	}
+	return promAddr
 }
 
 // waitForStates queries Prometheus until tcptrack_connection_states from the
