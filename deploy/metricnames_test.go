@@ -36,7 +36,10 @@ type exported map[string]map[string][]string
 // and gathers the result. No network: the registry is gathered directly.
 func gatherExported(t *testing.T) exported {
 	t.Helper()
-	tr := tracker.New(tracker.Config{})
+	// The facts on, as the live exporter keeps them: the handshake RTT
+	// histogram and the ages of the oldest endpoints are exported.
+	bd := metrics.NewBreakdown(metrics.BreakdownConfig{TopPorts: 1, TopListeners: 1})
+	tr := tracker.New(tracker.Config{Info: true, OnHandshake: bd.ObserveHandshake})
 	client := netip.MustParseAddrPort("192.0.2.10:40000")
 	server := netip.MustParseAddrPort("192.0.2.20:443")
 	t0 := time.Unix(1_700_000_000, 0)
@@ -58,7 +61,7 @@ func gatherExported(t *testing.T) exported {
 	snap := &metrics.Snapshot{Tracker: tr.Stats(), Packets: 3, CaptureUp: true}
 	// The per-port and per-listener series, as the live loop builds them:
 	// port 443 and its listener exported, the rest in "other".
-	metrics.NewBreakdown(metrics.BreakdownConfig{TopPorts: 1, TopListeners: 1}).Update(tr, snap)
+	bd.Update(tr, snap)
 	ds := decode.NewDecoder().Stats()
 	ds.Each(func(reason string, malformed bool, n uint64) {
 		if malformed {
@@ -101,6 +104,9 @@ func gatherExported(t *testing.T) exported {
 				add(name, m.GetLabel())
 			}
 		}
+	}
+	if len(out["tcptrack_handshake_rtt_seconds_bucket"]) == 0 {
+		t.Fatal("no handshake RTT histogram: the exported set would lack the facts' families")
 	}
 	if len(out["tcptrack_transitions_total"]) == 0 {
 		t.Fatal("no transitions after a handshake: the exported set would lack tcptrack_transitions_total")

@@ -38,10 +38,16 @@ const (
 // ranking listeners: 0.95 a second halves a burst's weight in 14 s.
 const listenerDecay = 0.95
 
-// PortStates is the endpoints of one server port by state.
+// PortStates is the endpoints of one server port by state, and its facts
+// (see Snapshot.Facts).
 type PortStates struct {
 	Port   uint16
 	States [tracker.NumStates]int
+	// RTT is the round trips of the handshakes seen while it was exported.
+	RTT RTTHistogram
+	// Oldest is, by state, when its longest-standing endpoint in that
+	// state entered it: nanoseconds since the Unix epoch, 0 if none.
+	Oldest [tracker.NumStates]int64
 }
 
 // ListenerCounters is one exported listener's health, or the sum of the
@@ -70,6 +76,12 @@ type Breakdown struct {
 	scores []scored[listenerKey]       // reused
 	seen   [][2]tracker.ListenerHealth // reused: each listener's counters now and at the last update
 	other  tracker.ListenerHealth
+	// rows maps the exported ports to their rows of rtt and oldest, 0
+	// being other's; rowPorts lists them (facts.go).
+	rows     tracker.PortRows
+	rowPorts []uint16
+	rtt      []RTTHistogram
+	oldest   [][tracker.NumStates]int64 // reused
 }
 
 // NewBreakdown returns a Breakdown bounded by cfg.
@@ -81,6 +93,7 @@ func NewBreakdown(cfg BreakdownConfig) *Breakdown {
 		cfg: cfg, always: map[uint16]bool{},
 		ports: newTopK[uint16](cfg.TopPorts, cfg.Hold), listeners: newTopK[listenerKey](cfg.TopListeners, cfg.Hold),
 		counts: new(tracker.PortCounts), known: map[listenerKey]*listenerState{},
+		rtt: make([]RTTHistogram, 1),
 	}
 	for _, p := range cfg.Ports {
 		b.always[p] = true
@@ -103,9 +116,10 @@ func (c BreakdownConfig) MaxPortLabels() int {
 func (c BreakdownConfig) MaxListenerLabels() int { return c.TopListeners + 1 }
 
 // Update fills in s.Ports, s.PortsOther, s.Listeners and s.ListenersOther
-// from tr.
+// from tr, and the facts (s.Facts and what it says are there).
 func (b *Breakdown) Update(tr *tracker.Tracker, s *Snapshot) {
 	b.updatePorts(tr, s)
+	b.updateFacts(tr, s)
 	b.updateListeners(tr, s)
 }
 

@@ -46,6 +46,15 @@ type Snapshot struct {
 	// the sum of every other's (see Breakdown).
 	Listeners      []ListenerCounters
 	ListenersOther tracker.ListenerHealth
+	// Facts says the tracker kept the per-connection facts
+	// (tracker.Config.Info), so that the handshake RTTs and the ages of
+	// the oldest endpoints are here: Ports[i].RTT and .Oldest, and
+	// PortsOtherRTT and PortsOtherOldest for every other port; Oldest is
+	// over all ports. Without them those families are not exported.
+	Facts            bool
+	PortsOtherRTT    RTTHistogram
+	PortsOtherOldest [tracker.NumStates]int64
+	Oldest           [tracker.NumStates]int64
 }
 
 // Collector is a prometheus.Collector over the last published Snapshot.
@@ -56,6 +65,7 @@ type Collector struct {
 	states, unconfirmed, flows, flowsMax, packets, segments, transitions, rstIgnored, rstChallenged,
 	segmentsIgnored, decodeErrors, evictions, captureDrops, captureUp *prometheus.Desc
 	breakdown
+	facts
 }
 
 // NewCollector returns a Collector that reports an empty Snapshot, with the
@@ -96,6 +106,7 @@ func NewCollector() *Collector {
 			"where"),
 		captureUp: desc("capture_up", "1 while the capture handle is open, 0 while the interface is gone or being reopened."),
 		breakdown: newBreakdownDescs(desc),
+		facts:     newFactsDescs(desc),
 	}
 }
 
@@ -121,6 +132,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	c.breakdown.describe(ch)
+	c.facts.describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -180,4 +192,5 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.captureUp, up)
 	c.breakdown.collect(ch, s)
+	c.facts.collect(ch, s)
 }

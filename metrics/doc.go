@@ -26,6 +26,9 @@
 //	tcptrack_evictions_total{reason}     counter
 //	tcptrack_capture_drops_total{where}  counter, where = kernel | interface
 //	tcptrack_capture_up                  gauge
+//	tcptrack_handshake_rtt_seconds{port} histogram, with tracker.Config.Info
+//	tcptrack_oldest_endpoint_age_seconds{state}          gauge, idem
+//	tcptrack_port_oldest_endpoint_age_seconds{port,state} gauge, idem
 //	tcptrack_build_info{version,revision,branch,goversion,goos,goarch,tags}
 //
 // Build information comes from github.com/prometheus/common/version, as in

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/tracker"
 )
 
 // briefNames are the metric names fixed by the team brief, which deploy/
@@ -33,12 +35,27 @@ var briefNames = []string{
 	"tcptrack_build_info",
 }
 
+// factNames are the families of the per-connection facts, which the alert
+// rules and the dashboard in deploy/ rely on.
+var factNames = []string{
+	"tcptrack_handshake_rtt_seconds",
+	"tcptrack_oldest_endpoint_age_seconds",
+	"tcptrack_port_oldest_endpoint_age_seconds",
+}
+
 // TestPromtoolCheckMetrics scrapes the running handler and has promtool, the
 // linter Prometheus ships, check the exposition.
 func TestPromtoolCheckMetrics(t *testing.T) {
 	promtool := needTool(t, "promtool")
 	c := NewCollector()
-	c.Publish(testSnapshot(t))
+	s := testSnapshot(t)
+	s.Facts = true
+	s.Ports = []PortStates{{Port: 443}}
+	s.Ports[0].RTT.observe(3 * time.Millisecond)
+	s.Ports[0].Oldest[tracker.CloseWait] = s.Tracker.Time.Add(-time.Hour).UnixNano()
+	s.PortsOtherRTT.observe(20 * time.Second)
+	s.Oldest = s.Ports[0].Oldest
+	c.Publish(s)
 	addr := startServe(t, WebConfig{}, c)
 	status, body := get(t, testClient, "http://"+addr+"/metrics")
 	if status != 200 {
@@ -59,7 +76,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 			typed[f[2]] = true
 		}
 	}
-	for _, name := range briefNames {
+	for _, name := range append(briefNames, factNames...) {
 		if !typed[name] {
 			t.Errorf("%s missing from the scrape", name)
 		}
@@ -74,6 +91,32 @@ func TestPrometheusScrape(t *testing.T) {
 	c := NewCollector()
 	target := startServe(t, WebConfig{}, c)
 
+	promAddr := startPrometheus(t, prometheus, target)
+
+	for i, want := range []map[string]int{
+		{
+			"established": 31, "syn_sent": 2, "syn_recv": 3, "fin_wait1": 4, "fin_wait2": 5,
+			"time_wait": 17, "close_wait": 6, "last_ack": 7, "closing": 1, "listen": 8,
+		},
+		{
+			"established": 30, "syn_sent": 0, "syn_recv": 0, "fin_wait1": 0, "fin_wait2": 1,
+			"time_wait": 19, "close_wait": 9, "last_ack": 0, "closing": 0, "listen": 8,
+		},
+	} {
+		c.Publish(&Snapshot{Tracker: stateStats(t, want), CaptureUp: true})
+		start := time.Now()
+		got, err := waitForStates(promAddr, target, want, 30*time.Second)
+		if err != nil {
+			t.Fatalf("snapshot %d: %v; last answer %v, want %v", i, err, got, want)
+		}
+		t.Logf("snapshot %d read back through Prometheus after %v", i, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// startPrometheus runs a Prometheus server that scrapes target every
+// second, for the test's duration, and returns its address.
+func startPrometheus(t *testing.T, prometheus, target string) string {
+	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, `global:
@@ -104,25 +147,7 @@ scrape_configs:
 			t.Logf("prometheus log:\n%s", logs.String())
 		}
 	})
-
-	for i, want := range []map[string]int{
-		{
-			"established": 31, "syn_sent": 2, "syn_recv": 3, "fin_wait1": 4, "fin_wait2": 5,
-			"time_wait": 17, "close_wait": 6, "last_ack": 7, "closing": 1, "listen": 8,
-		},
-		{
-			"established": 30, "syn_sent": 0, "syn_recv": 0, "fin_wait1": 0, "fin_wait2": 1,
-			"time_wait": 19, "close_wait": 9, "last_ack": 0, "closing": 0, "listen": 8,
-		},
-	} {
-		c.Publish(&Snapshot{Tracker: stateStats(t, want), CaptureUp: true})
-		start := time.Now()
-		got, err := waitForStates(promAddr, target, want, 30*time.Second)
-		if err != nil {
-			t.Fatalf("snapshot %d: %v; last answer %v, want %v", i, err, got, want)
-		}
-		t.Logf("snapshot %d read back through Prometheus after %v", i, time.Since(start).Round(time.Millisecond))
-	}
+	return promAddr
 }
 
 // waitForStates queries Prometheus until tcptrack_connection_states from the

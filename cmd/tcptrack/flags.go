@@ -162,6 +162,7 @@ func newCLI(o *options) *cli {
 	o.breakdown.TopPorts, o.breakdown.TopListeners = metrics.DefaultTopPorts, metrics.DefaultTopListeners
 	value(c.flag(l, "metrics.ports", 0, "PORTS", "comma-separated server ports always exported in `tcptrack_port_connection_states`, besides the top ones"), "--metrics.ports", portsValue{&o.breakdown.Ports})
 	c.flag(l, "metrics.top-ports", 0, "K", fmt.Sprintf("also export the K server ports with the most endpoints (default %d); the rest are `port=\"other\"`; see Metrics for the bound and the hysteresis", metrics.DefaultTopPorts)).IntVar(&o.breakdown.TopPorts)
+	c.flag(l, "metrics.no-conn-facts", 0, "", "keep no facts per connection: no `tcptrack_handshake_rtt_seconds` and no oldest-endpoint ages, and 80 bytes a flow of `--max-flows` less (see Memory)").BoolVar(&o.noConnFacts)
 	c.flag(l, "metrics.top-listeners", 0, "K", fmt.Sprintf("export the health of the K inferred listeners with the most recent connection attempts (default %d); the rest are `listener=\"other\"`", metrics.DefaultTopListeners)).IntVar(&o.breakdown.TopListeners)
 
 	c.app.Arg("filter", "BPF expression").StringsVar(&o.filterArgs)

@@ -115,8 +115,15 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink *lo
 	o.live.cfg.BufferSize *= 1024
 	tw := newTransitions(o)
 
+	bd := metrics.NewBreakdown(o.breakdown)
+	if !o.noWeb && !o.noConnFacts {
+		// The handshake RTT and oldest-endpoint-age metrics: 80 bytes a
+		// flow of --max-flows more (see Memory in the README).
+		o.track.Info = true
+		o.track.OnHandshake = bd.ObserveHandshake
+	}
 	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: o.decoder(), col: metrics.NewCollector(),
-		bd: metrics.NewBreakdown(o.breakdown), tw: tw, listings: make(chan listingRequest), done: make(chan struct{})}
+		bd: bd, tw: tw, listings: make(chan listingRequest), done: make(chan struct{})}
 	o.web.Sockets = c.listing
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -42,6 +42,7 @@ type options struct {
 	by           metrics.By              // --by
 	breakdown    metrics.BreakdownConfig // --metrics.*
 	noWeb        bool                    // --web.listen-address ''
+	noConnFacts  bool                    // --metrics.no-conn-facts
 	logLevel     slog.Level
 	showVersion  bool
 	showHelp     bool
