@@ -226,6 +226,13 @@ func (t *Tracker) noteState(i int32, c *conn, side int, to State, ns int64, caus
 	if to.Counted() {
 		in.flags |= infoShown
 	}
+	if in.flags&infoEnded != 0 && !c.finished() {
+		// A withdrawal brought an endpoint back (its FIN resent: the ACK
+		// that ended the connection never reached it): open again, listed
+		// by Conns, and its end reported again.
+		in.flags &^= infoEnded
+		in.resetBy = 0
+	}
 	if in.flags&(infoShown|infoEnded) != infoShown || !c.finished() {
 		return
 	}
