@@ -163,3 +163,14 @@ func TestInfoCloseWithdrawn(t *testing.T) {
 		t.Errorf("close records %+v, want a second one", *closes)
 	}
 }
+
+// TestInfoCloseLast: the segment that ends a connection is the last of
+// its close record.
+func TestInfoCloseLast(t *testing.T) {
+	w, closes, _ := infoWorld(t, 0, Config{})
+	w.run(xClient)
+	w.run([]ev{x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 2), pause(time.Millisecond), x(ACK, 2, 2)})
+	if len(*closes) != 1 || !(*closes)[0].Last.Equal(w.now) {
+		t.Errorf("close records %+v, want one whose last is the final ACK at %v", *closes, w.now)
+	}
+}
