@@ -118,6 +118,35 @@ func TestConnectionsHandshakeTimeout(t *testing.T) {
 	}
 }
 
+// TestConnectionsToStdout sends the transitions and the connections both
+// to stdout, with the listing and its facts: every line before the report
+// is a whole JSON object, the close record among them, and the report
+// with a facts line under each socket comes last.
+func TestConnectionsToStdout(t *testing.T) {
+	args := []string{"-r", "../../pcaps/half-close.pcap", "--transitions", "-", "--connections", "-", "--sockets", "--info"}
+	code, out, errs := runBin(t, nil, args...)
+	if code != 0 {
+		t.Fatalf("%q: exit %d: %s", args, code, errs)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	n, conns := 0, 0
+	for ; n < len(lines) && strings.HasPrefix(lines[n], "{"); n++ {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(lines[n]), &m); err != nil {
+			t.Fatalf("line %d is not JSON: %v\n%s", n+1, err, lines[n])
+		}
+		if m["end"] != nil {
+			conns++
+		}
+	}
+	// half-close: one connection, FIN_WAIT2 and CLOSE_WAIT at the end.
+	report := lines[n:]
+	if conns != 1 || len(report) != 5 || !strings.HasPrefix(report[0], "State") ||
+		!strings.HasPrefix(report[2], "\t age:") || !strings.HasPrefix(report[4], "\t age:") {
+		t.Errorf("%d connection lines, then the report:\n%s\nwant 1, then a listing of two sockets each with its facts", conns, strings.Join(report, "\n"))
+	}
+}
+
 func needTshark(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("tshark"); err != nil {
