@@ -84,11 +84,16 @@ func WriteCountsJSON(w io.Writer, s *tracker.Stats, listen bool) error {
 type Listing struct {
 	Sockets   []tracker.Socket
 	Listeners []tracker.Socket // State Listen, no peer; only shown with all
+	// Info shows each socket's facts (Socket.Info, kept with
+	// Config.Info), as ss -i does; Time is the tracker's clock when the
+	// listing was taken, which their ages count to.
+	Info bool
+	Time time.Time
 }
 
 // Collect reads the listing from tr; with all, the inferred listeners too.
 func Collect(tr *tracker.Tracker, all bool) *Listing {
-	l := &Listing{}
+	l := &Listing{Time: tr.Stats().Time}
 	tr.Sockets(func(s tracker.Socket) { l.Sockets = append(l.Sockets, s) })
 	if all {
 		tr.Listeners(func(a netip.AddrPort, vlan uint16, tunnel uint32) {
@@ -112,7 +117,8 @@ func (l *Listing) sorted(all bool) []tracker.Socket {
 }
 
 // WriteSockets prints one line per endpoint in ss -tan's column order, under
-// a header line; LISTEN rows only with all.
+// a header line; LISTEN rows only with all. With l.Info, each socket's
+// facts follow it on an indented line, as in ss -i.
 func WriteSockets(w io.Writer, l *Listing, all bool) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%-12s %6s %6s %-45s %-45s\n", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port")
@@ -122,6 +128,9 @@ func WriteSockets(w io.Writer, l *Listing, all bool) error {
 			peer = s.Peer.String()
 		}
 		fmt.Fprintf(bw, "%-12s %6d %6d %-45s %-45s\n", s.State, s.RecvQ, s.SendQ, s.Local, peer)
+		if l.Info && s.Info != nil {
+			writeFacts(bw, &s, l.Time)
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write sockets: %w", err)
@@ -139,6 +148,8 @@ type jsonSocket struct {
 	VLAN     uint16 `json:"vlan,omitempty"`
 	Tunnel   uint32 `json:"tunnel,omitempty"`
 	PickedUp bool   `json:"picked_up,omitempty"`
+
+	*jsonFacts // with Listing.Info: its fields are the object's
 }
 
 // WriteSocketsJSON prints the listing as one JSON object a line, in the
@@ -150,6 +161,9 @@ func WriteSocketsJSON(w io.Writer, l *Listing, all bool) error {
 		j := jsonSocket{State: s.State.String(), RecvQ: s.RecvQ, SendQ: s.SendQ, Local: s.Local.String(), VLAN: s.VLAN, Tunnel: s.Tunnel, PickedUp: s.PickedUp}
 		if s.Peer.IsValid() {
 			j.Peer = s.Peer.String()
+		}
+		if l.Info && s.Info != nil {
+			j.jsonFacts = jsonFactsOf(&s, l.Time)
 		}
 		enc.Encode(j) // errors stick in bw
 	}

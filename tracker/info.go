@@ -122,12 +122,14 @@ func (t *Tracker) stepNoting(i int32, side int, seg *Segment, now tick) {
 	old := [2]Seq{c.ep[0].nxt, c.ep[1].nxt}
 	had := [2]bool{c.ep[0].has(hasNxt), c.ep[1].has(hasNxt)}
 	t.restarted = false
+	// Before step: the segment that ends the connection is its last, in
+	// the record OnClose reports from within step.
+	t.info[i].last = seg.UnixNano
 	t.step(i, side, seg, now)
 	in := &t.info[i]
 	if t.restarted {
 		had = [2]bool{} // a new connection: nothing before counts
 	}
-	in.last = seg.UnixNano
 	snd := &c.ep[side]
 	if seg.Flags&RST == 0 && had[side] && resends(seg, old[side]) {
 		in.retrans[side]++
@@ -225,6 +227,13 @@ func (t *Tracker) noteState(i int32, c *conn, side int, to State, ns int64, caus
 	in.since[side] = ns
 	if to.Counted() {
 		in.flags |= infoShown
+	}
+	if in.flags&infoEnded != 0 && !c.finished() {
+		// A withdrawal brought an endpoint back (its FIN resent: the ACK
+		// that ended the connection never reached it): open again, listed
+		// by Conns, and its end reported again.
+		in.flags &^= infoEnded
+		in.resetBy = 0
 	}
 	if in.flags&(infoShown|infoEnded) != infoShown || !c.finished() {
 		return

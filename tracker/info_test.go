@@ -140,3 +140,37 @@ func TestInfoEvicted(t *testing.T) {
 		t.Errorf("close records %+v, want the first connection evicted", *closes)
 	}
 }
+
+// TestInfoCloseWithdrawn: the server's FIN is acknowledged (the end is
+// reported), then the server sends its FIN again, showing that the ACK
+// never reached it: the tracker withdraws its CLOSE (LAST_ACK again, as
+// the kernel's ss shows in pcaps/last-ack), so the connection is open
+// again, listed by Conns, and its end is reported again when it ends
+// again (here by the timers).
+func TestInfoCloseWithdrawn(t *testing.T) {
+	w, closes, _ := infoWorld(t, 0, Config{})
+	w.run(xClient)
+	w.run([]ev{x(FIN|ACK, 1, 1), y(ACK, 1, 2), y(FIN|ACK, 1, 2), x(ACK, 2, 2)})
+	if len(*closes) != 1 {
+		t.Fatalf("%d close records after the last ACK, want 1", len(*closes))
+	}
+	w.run([]ev{pause(200 * time.Millisecond), y(FIN|ACK, 1, 2)})
+	if c := w.conn(); c.Server.State != LastAck || c.Client.State != TimeWait {
+		t.Errorf("after the FIN resent: %v %v listed, want TIME_WAIT and LAST_ACK", c.Client.State, c.Server.State)
+	}
+	w.run([]ev{pause(130 * time.Second)})
+	if len(*closes) != 2 || (*closes)[1].Server.State != Close || (*closes)[1].End != "timeout" {
+		t.Errorf("close records %+v, want a second one", *closes)
+	}
+}
+
+// TestInfoCloseLast: the segment that ends a connection is the last of
+// its close record.
+func TestInfoCloseLast(t *testing.T) {
+	w, closes, _ := infoWorld(t, 0, Config{})
+	w.run(xClient)
+	w.run([]ev{x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 2), pause(time.Millisecond), x(ACK, 2, 2)})
+	if len(*closes) != 1 || !(*closes)[0].Last.Equal(w.now) {
+		t.Errorf("close records %+v, want one whose last is the final ACK at %v", *closes, w.now)
+	}
+}

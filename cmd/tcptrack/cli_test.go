@@ -116,6 +116,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-i", "lo", "--web.read-timeout", "0s"}, "want positive durations"},
 		{[]string{"-i", "lo", "--web.listen-address", "", "--web.listen-address", ":1"}, "give it alone"},
 		{[]string{"-r", handshake, "not a filter ("}, "filter"},
+		{[]string{"-r", handshake, "--info"}, "--info prints under the lines of --sockets"},
+		{[]string{"-r", handshake, "--connections.seed", "7"}, "--connections.seed applies to --connections"},
+		{[]string{"-r", handshake, "--connections", "-", "--connections.seed", "65536"}, "--connections.seed 65536: want 0 to 65535"},
+		{[]string{"top", "-r", handshake, "--connections", "-"}, "--connections - would write over it"},
 	} {
 		code, out, errs := runBin(t, nil, tc.args...)
 		lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")

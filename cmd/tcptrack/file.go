@@ -21,12 +21,12 @@ import (
 // read error it still prints the report for everything before the error;
 // on SIGINT or SIGTERM it stops reading and reports what it read.
 func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
-	tw := newTransitions(o)
-	if err := tw.open(stdout); err != nil {
+	outs := newOutputs(o)
+	if err := outs.open(stdout); err != nil {
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitUsage
 	}
-	defer tw.close()
+	defer outs.close()
 	var (
 		filter *decode.Filter
 		err    error
@@ -55,7 +55,7 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 			select {
 			case sig := <-sigs:
 				if sig == syscall.SIGHUP {
-					reopenTransitions(tw, logger)
+					outs.reopen(logger)
 					continue
 				}
 				in.interrupt(sig)
@@ -68,7 +68,7 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 	src, prog, err := openCapture(in, stderr)
 	if err != nil {
 		if interrupted(in.stopped()) {
-			return reportInterrupted(o, tracker.New(o.track), tw, nil, in.sig, stdout, stderr)
+			return reportInterrupted(o, tracker.New(o.track), outs, nil, in.sig, stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitCapture
@@ -105,7 +105,7 @@ read:
 		if rd != nil {
 			rd.err = nil // the deadline that cut a read short
 		}
-		return reportInterrupted(o, tr, tw, rd, in.sig, stdout, stderr)
+		return reportInterrupted(o, tr, outs, rd, in.sig, stdout, stderr)
 	}
 	packets, last := rd.packets, rd.last
 	readErr := rd.err
@@ -113,7 +113,8 @@ read:
 	if !last.IsZero() {
 		advanceTo(tr, last, o.advance, logger)
 	}
-	if code := writeReport(stdout, stderr, tr, tw, o); code != exitOK {
+	outs.writeOpen(tr)
+	if code := writeReport(stdout, stderr, tr, outs, o); code != exitOK {
 		return code
 	}
 	summarize(logger, packets, dec.Stats(), tr.Stats())
@@ -144,11 +145,12 @@ func interrupted(stopped <-chan struct{}) bool {
 // reportInterrupted prints the report of what was read before SIGINT or
 // SIGTERM, and says on stderr where reading stopped. rd is nil if nothing
 // was read or the reader could not be stopped.
-func reportInterrupted(o *options, tr *tracker.Tracker, tw *transitionWriter, rd *reader, sig os.Signal, stdout, stderr io.Writer) int {
+func reportInterrupted(o *options, tr *tracker.Tracker, outs *outputs, rd *reader, sig os.Signal, stdout, stderr io.Writer) int {
 	if rd != nil && rd.prog != nil {
 		rd.prog.done()
 	}
-	if code := writeReport(stdout, stderr, tr, tw, o); code != exitOK {
+	outs.writeOpen(tr)
+	if code := writeReport(stdout, stderr, tr, outs, o); code != exitOK {
 		return code
 	}
 	name := o.file
@@ -167,29 +169,17 @@ func reportInterrupted(o *options, tr *tracker.Tracker, tw *transitionWriter, rd
 	return exitOK
 }
 
-// writeReport flushes the transitions, then prints the report after them.
-func writeReport(stdout, stderr io.Writer, tr *tracker.Tracker, tw *transitionWriter, o *options) int {
-	err := tw.stdout(func() error { return report(stdout, tr, o) })
+// writeReport flushes the output files, then prints the report after them.
+func writeReport(stdout, stderr io.Writer, tr *tracker.Tracker, outs *outputs, o *options) int {
+	err := outs.stdout(func() error { return report(stdout, tr, o) })
 	if err == nil {
-		err = tw.flush()
+		err = outs.flush()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitCapture
 	}
 	return exitOK
-}
-
-// reopenTransitions is what SIGHUP does.
-func reopenTransitions(tw *transitionWriter, logger *slog.Logger) {
-	switch reopened, err := tw.reopen(); {
-	case err != nil:
-		logger.Error("SIGHUP: reopening the transitions file failed; transitions are lost until the next SIGHUP succeeds", "err", err)
-	case reopened:
-		logger.Info("SIGHUP: transitions file reopened", "file", tw.path)
-	default:
-		logger.Info("SIGHUP: no file to reopen")
-	}
 }
 
 // reader reads and decodes a capture on a goroutine of its own, handing
@@ -295,6 +285,7 @@ func report(w io.Writer, tr *tracker.Tracker, o *options) error {
 	}
 	if o.sockets {
 		l := metrics.Collect(tr, o.all)
+		l.Info = o.track.Info
 		if o.json {
 			return metrics.WriteSocketsJSON(w, l, o.all)
 		}

@@ -119,6 +119,9 @@ func newCLI(o *options) *cli {
 	c.flag(g, "all", 'a', "", "also report inferred listeners: a `LISTEN n` line after the counts, and `LISTEN` rows in `--sockets` (like `netstat -a`); and the unconfirmed endpoints as an `UNCONFIRMED n` line").BoolVar(&o.all)
 	c.flag(g, "json", 0, "", "print the counts as one JSON object: `{\"time\":…,\"states\":{\"ESTABLISHED\":2,…},\"unconfirmed\":{\"SYN_SENT\":0,…},\"flows\":1}`, every state present, zeros included; with `--sockets`, the listing as one JSON object a line").BoolVar(&o.json)
 	c.flag(g, "transitions", 0, "FILE", "write every state change as one JSON object a line (`-` for stdout, before the report), see below; the file is created mode 0600, reopened on SIGHUP").StringVar(&o.transitions)
+	c.flag(g, "info", 0, "", "with `--sockets`, print under each socket the facts of its connection, as `ss -i` does (see Connection facts); with `--json`, as fields of each object; live, `/sockets` shows them too").BoolVar(&o.track.Info)
+	c.flag(g, "connections", 0, "FILE", "write one JSON object a line for every connection when it ends, with both endpoints' final states, its facts and its Community ID (`-` for stdout, before the report), see below; file mode adds the connections still open at the end; created mode 0600, reopened on SIGHUP").StringVar(&o.connections)
+	value(c.flag(g, "connections.seed", 0, "SEED", "the Community ID's seed, 0 to 65535 (default 0, as Zeek, Suricata and Wireshark)"), "--connections.seed", seedValue{&o.connSeed})
 	value(c.flag(g, "local", 0, "PREFIXES", "count and list only endpoints whose address is in these comma-separated prefixes; a bare address is one host"), "--local", prefixesValue{&o.track.Local})
 	value(c.flag(g, "advance", 0, "DURATION", "file mode: report states this long after the last packet (e.g. `61s`)"), "--advance", durationValue{&o.advance})
 	c.flag(g, "max-flows", 0, "N", fmt.Sprintf("bound of the flow table (default %d, at most %d: flows are numbered in 32 bits); see Memory", tracker.DefaultMaxFlows, math.MaxInt32)).Default(strconv.Itoa(tracker.DefaultMaxFlows)).IntVar(&o.track.MaxFlows)
@@ -334,6 +337,10 @@ func (c *cli) check(o *options) error {
 		return errors.New("--web.read-timeout, --web.write-timeout and --web.idle-timeout: want positive durations, e.g. 10s")
 	case o.web.MaxConnections < 1:
 		return fmt.Errorf("--web.max-connections %d: want 1 or more", o.web.MaxConnections)
+	case o.track.Info && !o.sockets && o.file != "":
+		return errors.New("--info prints under the lines of --sockets: give --sockets too")
+	case c.byLong("connections.seed").set && o.connections == "":
+		return errors.New("--connections.seed applies to --connections")
 	case o.by.Kind != metrics.ByNone && o.sockets:
 		return errors.New("--by and --sockets exclude each other: counts by port or address, or the listing")
 	case o.breakdown.TopPorts < 0 || o.breakdown.TopPorts > maxTop:
@@ -415,6 +422,20 @@ func (v tunnelPortsValue) Set(s string) error {
 }
 
 func (v tunnelPortsValue) String() string { return fmt.Sprint(*v.p) }
+
+// seedValue is --connections.seed.
+type seedValue struct{ s *uint16 }
+
+func (v seedValue) Set(s string) error {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil {
+		return fmt.Errorf("%s: want 0 to 65535", s)
+	}
+	*v.s = uint16(n)
+	return nil
+}
+
+func (v seedValue) String() string { return strconv.Itoa(int(*v.s)) }
 
 // noop is a switch that may be repeated and means nothing: -n, -nn.
 type noop struct{}

@@ -46,7 +46,7 @@ type capture struct {
 	dec     *decode.Decoder
 	col     *metrics.Collector
 	bd      *metrics.Breakdown // the per-port and per-listener series
-	tw      *transitionWriter
+	outs    *outputs
 	src     decode.Capture
 	packets uint64
 	// drops of handles closed before the current one, so counters never
@@ -58,7 +58,7 @@ type capture struct {
 	// whoever asks.
 	listings chan listingRequest
 	done     chan struct{} // closed when the loop has returned
-	twErr    error         // the transitions error last logged
+	outsErr  error         // the output files' error last logged
 	warned   warned
 }
 
@@ -113,7 +113,7 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink *lo
 	defer signal.Reset(syscall.SIGPIPE)
 	o.live.cfg.Filter = o.filter
 	o.live.cfg.BufferSize *= 1024
-	tw := newTransitions(o)
+	outs := newOutputs(o)
 
 	bd := metrics.NewBreakdown(o.breakdown)
 	if !o.noWeb && !o.noConnFacts {
@@ -123,7 +123,7 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink *lo
 		o.track.OnHandshake = bd.ObserveHandshake
 	}
 	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: o.decoder(), col: metrics.NewCollector(),
-		bd: bd, tw: tw, listings: make(chan listingRequest), done: make(chan struct{})}
+		bd: bd, outs: outs, listings: make(chan listingRequest), done: make(chan struct{})}
 	o.web.Sockets = c.listing
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -158,7 +158,7 @@ func runLive(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink *lo
 				return usageError{fmt.Errorf("--user %s cannot read the %w; the web listener reads it again at every request or TLS handshake, so it must be readable by %s", u, err, u)}
 			}
 		}
-		if err := tw.open(stdout); err != nil {
+		if err := outs.open(stdout); err != nil {
 			return usageError{err}
 		}
 		return nil
@@ -221,7 +221,7 @@ wait:
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reopenTransitions(tw, logger)
+				outs.reopen(logger)
 				continue
 			}
 			if o.top.on {
@@ -253,18 +253,18 @@ wait:
 			fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 			return exitUsage
 		}
-		if err := tw.close(); err != nil {
-			fmt.Fprintf(stderr, "tcptrack: transitions: %v\n", err)
+		if err := outs.close(); err != nil {
+			fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 			return exitCapture
 		}
 		summarize(logger, c.packets, c.dec.Stats(), c.tr.Stats())
 		return status
 	}
-	if code := writeReport(stdout, stderr, c.tr, tw, o); code != exitOK {
+	if code := writeReport(stdout, stderr, c.tr, outs, o); code != exitOK {
 		return code
 	}
-	if err := tw.close(); err != nil {
-		fmt.Fprintf(stderr, "tcptrack: transitions: %v\n", err)
+	if err := outs.close(); err != nil {
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitCapture
 	}
 	summarize(logger, c.packets, c.dec.Stats(), c.tr.Stats())
@@ -284,7 +284,7 @@ func (c *capture) printNow(ctx context.Context, stdout io.Writer) error {
 			return err
 		}
 		at := c.col.Snapshot().Tracker.Time
-		return c.tw.stdout(func() error {
+		return c.outs.stdout(func() error {
 			if o.by.Kind != metrics.ByNone {
 				return writeBy(stdout, l, at, o)
 			}
@@ -295,7 +295,7 @@ func (c *capture) printNow(ctx context.Context, stdout io.Writer) error {
 		})
 	}
 	st := c.col.Snapshot().Tracker
-	return c.tw.stdout(func() error {
+	return c.outs.stdout(func() error {
 		if o.json {
 			return metrics.WriteCountsJSON(stdout, &st, o.all)
 		}
@@ -404,11 +404,11 @@ func (c *capture) loop(ctx context.Context) {
 			now = fr.UnixNano
 		case errors.Is(err, decode.ErrTimeout):
 			// A quiet link: let timers run out on the wall clock, and
-			// write out the transitions of the traffic before the lull
+			// write out the lines of the traffic before the lull
 			// now rather than at the next publish.
 			now = time.Now().UnixNano()
 			c.tr.Advance(time.Unix(0, now))
-			c.tw.flush() // an error is logged at the publish
+			c.outs.flush() // an error is logged at the publish
 		default:
 			c.logger.Error("capture failed; will reopen", "interface", c.o.iface, "err", err)
 			c.closeSource()
@@ -466,7 +466,7 @@ func (c *capture) readStats() {
 }
 
 // publish hands the scrapers a fresh snapshot, and does what is due about
-// once a second: a listing asked for, the transitions flushed, the first
+// once a second: a listing asked for, the output files flushed, the first
 // warning of anything dropped.
 func (c *capture) publish() {
 	c.readStats()
@@ -490,12 +490,14 @@ func (c *capture) publish() {
 	c.col.Publish(s)
 	select {
 	case req := <-c.listings:
-		req.reply <- metrics.Collect(c.tr, req.all)
+		l := metrics.Collect(c.tr, req.all)
+		l.Info = c.o.track.Info
+		req.reply <- l
 	default:
 	}
-	if err := c.tw.flush(); err != nil && err != c.twErr {
-		c.twErr = err
-		c.logger.Error("writing transitions failed; they are dropped until a SIGHUP reopens the file", "err", err)
+	if err := c.outs.flush(); err != nil && err != c.outsErr {
+		c.outsErr = err
+		c.logger.Error("writing an output file failed; its lines are dropped until a SIGHUP reopens it", "err", err)
 	}
 	c.warned.check(c.logger, c.packets, ds, s.Tracker, false)
 }

@@ -32,6 +32,8 @@ type options struct {
 	sockets, all bool
 	json         bool
 	transitions  string
+	connections  string // --connections
+	connSeed     uint16 // --connections.seed
 	advance      time.Duration
 	track        tracker.Config
 	checksums    bool
@@ -117,8 +119,9 @@ DESCRIPTION
 
     In live mode (-i) it serves Prometheus metrics and runs until SIGINT or
     SIGTERM, then prints the report. SIGUSR1, or GET /counts and /sockets on
-    the web listener, prints it while it runs. SIGHUP reopens --transitions.
-    In file mode SIGINT or SIGTERM stops reading and reports what was read.
+    the web listener, prints it while it runs. SIGHUP reopens --transitions
+    and --connections. In file mode SIGINT or SIGTERM stops reading and
+    reports what was read.
 
     tcptrack top shows the same live in the terminal: the counts, and the
     connections with both endpoints' states, sorted and filtered at will,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"sync"
@@ -13,47 +14,195 @@ import (
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
-// transitionWriter writes the transitions stream: one JSON object a line.
-// The tracking goroutine writes; SIGHUP reopens the file and the live loop
-// flushes from others, so a mutex guards it. When the stream goes to
-// stdout, reports go through stdout too (see stdout), so that a line of
-// one never splices into a line of the other.
-type transitionWriter struct {
+// outputs are the JSON-lines files tcptrack writes as it tracks:
+// --transitions and --connections. The tracking goroutine writes them;
+// SIGHUP reopens them and the live loop flushes them from others. When one
+// goes to stdout, reports go through stdout too (see stdout), so that a
+// line of one never splices into a line of the other; when both do, they
+// are one stream, whose lines never splice either.
+type outputs struct {
+	streams []*lineStream // each file once
+	toOut   *lineStream   // the one on stdout, nil if none
+	conns   *lineStream   // --connections, nil if not asked for
+	seed    uint16        // --connections.seed
+}
+
+// newOutputs hooks the streams asked for to the tracker configuration;
+// open opens them.
+func newOutputs(o *options) *outputs {
+	out := &outputs{seed: o.connSeed}
+	add := func(flag, path string) *lineStream {
+		if path == "" {
+			return nil
+		}
+		if path == "-" && out.toOut != nil {
+			return out.toOut
+		}
+		s := &lineStream{flag: flag, path: path}
+		out.streams = append(out.streams, s)
+		if path == "-" {
+			out.toOut = s
+		}
+		return s
+	}
+	if s := add("--transitions", o.transitions); s != nil {
+		o.track.OnTransition = func(t *tracker.Transition) { s.encode(transitionJSON(t)) }
+	}
+	if out.conns = add("--connections", o.connections); out.conns != nil {
+		o.track.OnClose = func(c *tracker.Conn) { out.conns.encode(connJSON(c, endTime(c), out.seed)) }
+	}
+	return out
+}
+
+// open opens every stream's file, or takes stdout for "-".
+func (out *outputs) open(stdout io.Writer) error {
+	for _, s := range out.streams {
+		if err := s.open(stdout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flush writes out what is buffered. It returns the first write error
+// since a file was opened, naming its flag.
+func (out *outputs) flush() error {
+	var first error
+	for _, s := range out.streams {
+		if err := s.flush(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// reopen is what SIGHUP does: every file is flushed, closed and opened
+// again by its name, as daemons do so that logrotate works; each is
+// logged.
+func (out *outputs) reopen(logger *slog.Logger) {
+	files := 0
+	for _, s := range out.streams {
+		if s.path == "-" {
+			continue // stdout: nothing to reopen
+		}
+		files++
+		if err := s.reopen(); err != nil {
+			logger.Error("SIGHUP: reopening the "+s.flag[2:]+" file failed; its lines are lost until the next SIGHUP succeeds", "err", err)
+			continue
+		}
+		logger.Info("SIGHUP: "+s.flag[2:]+" file reopened", "file", s.path)
+	}
+	if files == 0 {
+		logger.Info("SIGHUP: no file to reopen")
+	}
+}
+
+// close flushes and closes every file, returning the first error.
+func (out *outputs) close() error {
+	var first error
+	for _, s := range out.streams {
+		if err := s.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// stdout runs fn, which writes a report to stdout, after every line of the
+// stream on stdout before it and before any after it.
+func (out *outputs) stdout(fn func() error) error {
+	s := out.toOut
+	if s == nil {
+		return fn()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.flushLocked(); err != nil {
+		return err
+	}
+	return fn()
+}
+
+// lineStream is one file of JSON objects, one a line; a mutex guards it.
+type lineStream struct {
+	flag string // the flag that names it, for messages
 	mu   sync.Mutex
 	path string   // "-" for stdout
 	f    *os.File // nil for stdout
 	w    *bufio.Writer
 	enc  *json.Encoder
-	err  error // the first write error since the file was opened
+	err  error // the first write error since the file was opened, naming the flag
 }
 
-// newTransitions hooks the --transitions stream, if asked for, to the
-// tracker configuration; open opens it. A nil writer means no stream.
-func newTransitions(o *options) *transitionWriter {
-	if o.transitions == "" {
-		return nil
-	}
-	tw := &transitionWriter{path: o.transitions}
-	o.track.OnTransition = tw.write
-	return tw
-}
-
-// open opens the stream's file, or takes stdout for "-".
-func (tw *transitionWriter) open(stdout io.Writer) error {
-	if tw == nil {
-		return nil
-	}
+func (s *lineStream) open(stdout io.Writer) error {
 	w := stdout
-	if tw.path != "-" {
-		f, err := createOutput(tw.path, false)
+	if s.path != "-" {
+		f, err := createOutput(s.path, false)
 		if err != nil {
-			return fmt.Errorf("--transitions: %w", err)
+			return fmt.Errorf("%s: %w", s.flag, err)
 		}
-		tw.f, w = f, f
+		s.f, w = f, f
 	}
-	tw.w = bufio.NewWriter(w)
-	tw.enc = json.NewEncoder(tw.w)
+	s.w = bufio.NewWriter(w)
+	s.enc = json.NewEncoder(s.w)
 	return nil
+}
+
+// encode writes v as one line; after a write error, nothing until the
+// file is reopened.
+func (s *lineStream) encode(v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.fail(s.enc.Encode(v))
+	}
+}
+
+// fail keeps err, naming the flag, as the stream's error.
+func (s *lineStream) fail(err error) {
+	if err != nil {
+		s.err = fmt.Errorf("%s: %w", s.flag, err)
+	}
+}
+
+func (s *lineStream) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushLocked()
+}
+
+func (s *lineStream) flushLocked() error {
+	if s.err == nil {
+		s.fail(s.w.Flush())
+	}
+	return s.err
+}
+
+// reopen flushes and closes the file and opens it again by its name,
+// appending.
+func (s *lineStream) reopen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flushLocked() // a failure here belongs to the old file
+	f, err := createOutput(s.path, true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.flag, err)
+	}
+	s.f.Close()
+	s.f, s.err = f, nil
+	s.w.Reset(f)
+	return nil
+}
+
+// close flushes and closes the file.
+func (s *lineStream) close() error {
+	err := s.flush()
+	if s.f != nil {
+		if cerr := s.f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("%s: %w", s.flag, cerr)
+		}
+	}
+	return err
 }
 
 type jsonSegment struct {
@@ -79,13 +228,9 @@ type jsonTransition struct {
 	Segment  *jsonSegment `json:"segment,omitempty"`
 }
 
-func (tw *transitionWriter) write(t *tracker.Transition) {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	if tw.err != nil {
-		return
-	}
-	j := jsonTransition{
+// transitionJSON is a line of --transitions.
+func transitionJSON(t *tracker.Transition) *jsonTransition {
+	j := &jsonTransition{
 		Time: t.Time.UTC(), Client: t.Flow.Src.String(), Server: t.Flow.Dst.String(), VLAN: t.Flow.VLAN, Tunnel: t.Flow.Tunnel,
 		Endpoint: t.Endpoint.String(), From: t.From.String(), To: t.To.String(), Reason: t.Reason,
 	}
@@ -95,71 +240,5 @@ func (tw *transitionWriter) write(t *tracker.Transition) {
 			Flags: c.Flags.String(), Seq: c.Seq, Ack: c.Ack, Len: c.PayloadLen, Win: c.Window,
 		}
 	}
-	tw.err = tw.enc.Encode(j)
-}
-
-// flush writes out what is buffered; a nil writer has nothing to flush. It
-// returns the first write error since the file was opened.
-func (tw *transitionWriter) flush() error {
-	if tw == nil {
-		return nil
-	}
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	return tw.flushLocked()
-}
-
-func (tw *transitionWriter) flushLocked() error {
-	if tw.err == nil {
-		tw.err = tw.w.Flush()
-	}
-	return tw.err
-}
-
-// reopen flushes and closes the file and opens it again by its name, as
-// daemons do on SIGHUP so that logrotate works. It reports false for a
-// stream on stdout, which has nothing to reopen.
-func (tw *transitionWriter) reopen() (bool, error) {
-	if tw == nil || tw.f == nil {
-		return false, nil
-	}
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	tw.flushLocked() // a failure here belongs to the old file
-	f, err := createOutput(tw.path, true)
-	if err != nil {
-		return true, fmt.Errorf("--transitions: %w", err)
-	}
-	tw.f.Close()
-	tw.f, tw.err = f, nil
-	tw.w.Reset(f)
-	return true, nil
-}
-
-// close flushes and closes the file.
-func (tw *transitionWriter) close() error {
-	if tw == nil {
-		return nil
-	}
-	err := tw.flush()
-	if tw.f != nil {
-		if cerr := tw.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
-}
-
-// stdout runs fn, which writes a report to stdout, after every transition
-// before it and before any after it, when the stream also goes to stdout.
-func (tw *transitionWriter) stdout(fn func() error) error {
-	if tw == nil || tw.f != nil {
-		return fn()
-	}
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	if err := tw.flushLocked(); err != nil {
-		return err
-	}
-	return fn()
+	return j
 }

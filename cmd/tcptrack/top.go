@@ -48,12 +48,12 @@ func serving(srv *metrics.Server, path string) string {
 // mode's.
 func runTopFile(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink *logSink) int {
 	defer sink.release(stderr)
-	tw := newTransitions(o)
-	if err := tw.open(stdout); err != nil {
+	outs := newOutputs(o)
+	if err := outs.open(stdout); err != nil {
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitUsage
 	}
-	defer tw.close()
+	defer outs.close()
 	var filter *decode.Filter
 	if o.filter != "" {
 		var err error
@@ -77,7 +77,7 @@ func runTopFile(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink 
 	defer src.Close()
 
 	c := &capture{o: o, logger: logger, tr: tracker.New(o.track), dec: o.decoder(), col: metrics.NewCollector(),
-		tw: tw, listings: make(chan listingRequest), done: make(chan struct{})}
+		outs: outs, listings: make(chan listingRequest), done: make(chan struct{})}
 	rp := newReplay(c, src, filter, o.top)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -96,7 +96,7 @@ func runTopFile(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink 
 		fmt.Fprintf(stderr, "tcptrack: %v\n", viewErr)
 		return exitUsage
 	}
-	if err := tw.flush(); err != nil {
+	if err := outs.flush(); err != nil {
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitCapture
 	}

@@ -55,8 +55,8 @@ func (c *cli) checkTop(o *options) error {
 	switch {
 	case o.sockets, o.json:
 		return errors.New("tcptrack top draws on the terminal: --sockets and --json are for the report")
-	case o.transitions == "-":
-		return errors.New("tcptrack top draws on the terminal: --transitions - would write over it; give a file")
+	case o.transitions == "-", o.connections == "-":
+		return errors.New("tcptrack top draws on the terminal: --transitions - and --connections - would write over it; give a file")
 	case c.byLong("advance").set:
 		return errors.New("--advance: tcptrack top replays the file; n steps the clock by a second")
 	case o.iface != "" && c.byLong("speed").set, o.iface != "" && c.byLong("paused").set:
