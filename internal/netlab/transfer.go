@@ -133,15 +133,3 @@ add rule netdev netlab_steal egress %[3]s add @once%[2]d { tcp %[4]s } fwd to "s
 	}
 	return nil
 }
-
-// UnseenRetrans returns how many of the kernel socket s's retransmissions
-// its kind makes look like first sendings at the capture point: the
-// originals were lost before it, and nothing the socket sent after them
-// was. The kernel counts them (retrans), a passive observer cannot:
-// TransferUnseen's client, whose last segment of its write is stolen.
-func (s Socket) UnseenRetrans() uint32 {
-	if k, ok := kindOfPort(s.Peer.Port()); ok && k == TransferUnseen {
-		return 1
-	}
-	return 0
-}
