@@ -52,10 +52,12 @@ var freshScenarios = []string{
 	"midstream", "rst-v6", "loopback", "any-sll2",
 	"syn-recv-unseen", "last-ack-unseen-v6", "fin-wait1-unseen", "fin-retransmit-v6",
 	"fin-timeout", "retry-timeout", "synack-lost-v6", "synack-unseen", "fin-lost-data", "fin-unseen-data-v6",
+	"facts-v6", "facts-noopts",
 }
 
 // TestKernelFresh records freshScenarios into a temporary directory with
-// netlab and compares them like TestKernelCaptures.
+// netlab and compares them like TestKernelCaptures, and their connection
+// facts like TestKernelFacts.
 func TestKernelFresh(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("records from the kernel in network namespaces: needs root (CI runs as root)")
@@ -76,6 +78,7 @@ func TestKernelFresh(t *testing.T) {
 				t.Fatalf("record: %v", err)
 			}
 			compareWithKernel(t, sc, filepath.Join(dir, name+".pcap"), filepath.Join(dir, name+".ss"))
+			compareFacts(t, sc, filepath.Join(dir, name+".pcap"), filepath.Join(dir, name+".ssi"))
 		})
 	}
 }
@@ -160,6 +163,13 @@ func compareSets(t *testing.T, pcapPath, ssPath, what string, want map[string]in
 // the kernel wrote them all.
 func track(t *testing.T, path string, cfg tracker.Config) *tracker.Tracker {
 	t.Helper()
+	return trackEach(t, path, cfg, nil)
+}
+
+// trackEach is track that also calls each, if not nil, with every segment
+// after the tracker has seen it.
+func trackEach(t *testing.T, path string, cfg tracker.Config, each func(*tracker.Segment)) *tracker.Tracker {
+	t.Helper()
 	src, err := decode.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +196,9 @@ func track(t *testing.T, path string, cfg tracker.Config) *tracker.Tracker {
 			continue
 		}
 		tr.Track(&seg)
+		if each != nil {
+			each(&seg)
+		}
 	}
 	return tr
 }

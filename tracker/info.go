@@ -151,7 +151,9 @@ func (t *Tracker) stepNoting(i int32, side int, seg *Segment, now tick) {
 		case in.flags&(infoBase0<<e) == 0:
 			in.flags |= infoBase0 << e
 			switch {
-			case ep.has(sentSyn):
+			// A picked-up flow's endpoints are taken as synchronized
+			// (sentSyn) once proven, with no ISN seen.
+			case ep.has(sentSyn) && !c.pickedUp():
 				in.base[e] = ep.isn.Add(1)
 			case ep == snd:
 				in.base[e] = Seq(seg.Seq)

@@ -2,7 +2,7 @@
 // every scenario of package netlab it builds network namespaces, drives real
 // sockets into the scenario's TCP states while tcpdump captures, and writes
 // NAME.pcap beside NAME.ss, the `ss -tan` output of every namespace at the
-// moment the capture stopped.
+// moment the capture stopped, and NAME.ssi, `ss -tanio` at the same moment.
 //
 //	go run ./cmd/tcptrack-record -o pcaps              # every scenario
 //	go run ./cmd/tcptrack-record -o pcaps last-ack rst # some
@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	out := flag.String("o", "pcaps", "directory to write NAME.pcap and NAME.ss into")
+	out := flag.String("o", "pcaps", "directory to write NAME.pcap, NAME.ss and NAME.ssi into")
 	list := flag.Bool("list", false, "list the scenarios and exit")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [-o DIR] [-list] [SCENARIO...]\n", os.Args[0])

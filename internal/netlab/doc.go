@@ -2,7 +2,8 @@
 // so that the kernel can referee tcptrack: sockets are driven into known TCP
 // states inside network namespaces that this package creates, the traffic is
 // captured with tcpdump, and `ss -tan` is taken in every namespace at the
-// moment the capture stops.
+// moment the capture stops, with `ss -tanio` (the kernel's facts about each
+// socket: bytes, retransmissions, options) beside it.
 //
 // A Lab is one such network: either two namespaces ("client" and "server")
 // joined by a veth pair, or a single namespace ("host") whose loopback carries
@@ -22,7 +23,8 @@
 // link-layer address unresolvable and then setting it by hand.
 //
 // Scenarios names the states this package can produce; Record plays one and
-// writes NAME.pcap and NAME.ss; ParseSS reads the .ss files back.
+// writes NAME.pcap, NAME.ss and NAME.ssi; ParseSS and ParseSSI read the
+// snapshots back.
 //
 // Everything needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and the ip, nft, ss
 // and tcpdump programs.

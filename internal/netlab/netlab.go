@@ -486,10 +486,14 @@ const settle = 100 * time.Millisecond
 
 // SS returns `ss -tan` of every host of the lab, each block preceded by a
 // line "# netns ROLE". Call it after Freeze for a stable answer.
-func (l *Lab) SS() ([]byte, error) {
+func (l *Lab) SS() ([]byte, error) { return l.ss("-tan") }
+
+// ss returns ss run with args in every host of the lab, each block
+// preceded by a line "# netns ROLE".
+func (l *Lab) ss(args ...string) ([]byte, error) {
 	var b bytes.Buffer
 	for _, h := range l.Hosts() {
-		out, err := h.output(nil, "ss", "-tan")
+		out, err := h.output(nil, append([]string{"ss"}, args...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -501,20 +505,32 @@ func (l *Lab) SS() ([]byte, error) {
 
 // Snapshot freezes the lab, lets what is in flight arrive, and returns SS.
 func (l *Lab) Snapshot() ([]byte, error) {
+	ss, _, err := l.SnapshotInfo()
+	return ss, err
+}
+
+// SnapshotInfo is Snapshot that also returns `ss -tanio` of every host,
+// the kernel's facts about each socket (bytes, retransmissions, options;
+// -o for the options, which ss prints only then), taken right after: the lab is frozen, so both describe the same moment.
+// Both start with the "# time" line.
+func (l *Lab) SnapshotInfo() (ss, ssi []byte, err error) {
 	if err := l.Freeze(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := sleep(l.ctx, settle); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	at := time.Now()
-	ss, err := l.SS()
-	if err != nil {
-		return nil, err
+	if ss, err = l.SS(); err != nil {
+		return nil, nil, err
+	}
+	if ssi, err = l.ss("-tanio"); err != nil {
+		return nil, nil, err
 	}
 	// The moment of the snapshot, on the clock the capture's timestamps
 	// come from, so that a reader can run the tracker's timers up to it.
-	return append([]byte(fmt.Sprintf("# time %s\n", at.UTC().Format(time.RFC3339Nano))), ss...), nil
+	stamp := fmt.Sprintf("# time %s\n", at.UTC().Format(time.RFC3339Nano))
+	return append([]byte(stamp), ss...), append([]byte(stamp), ssi...), nil
 }
 
 // sleep waits d or until ctx ends.

@@ -12,8 +12,9 @@ import (
 )
 
 // Record plays sc in a fresh lab while tcpdump captures in the server's
-// namespace, then writes dir/NAME.pcap and dir/NAME.ss, the `ss -tan`
-// snapshot of every namespace taken when the capture stopped.
+// namespace, then writes dir/NAME.pcap, dir/NAME.ss, the `ss -tan`
+// snapshot of every namespace taken when the capture stopped, and
+// dir/NAME.ssi, `ss -tanio` taken at the same moment (see SnapshotInfo).
 //
 // The stop is ordered so that the two agree exactly: Freeze first (no frame
 // leaves any of the lab's interfaces from then on, and a frozen frame never
@@ -48,7 +49,7 @@ func Record(ctx context.Context, sc Scenario, dir string) (err error) {
 	if err != nil {
 		return err
 	}
-	ss, err := l.Snapshot()
+	ss, ssi, err := l.SnapshotInfo()
 	if err != nil {
 		return err
 	}
@@ -59,6 +60,9 @@ func Record(ctx context.Context, sc Scenario, dir string) (err error) {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, sc.Name+".ss"), ss, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, sc.Name+".ssi"), ssi, 0o644); err != nil {
 		return err
 	}
 	return Check(sc, ss)

@@ -47,6 +47,12 @@ const (
 	// the scenario's sysctls.
 	FinTimeout   // orphaned FIN_WAIT2 freed after tcp_fin_timeout
 	RetryTimeout // orphaned FIN_WAIT1 given up after tcp_orphan_retries
+	// Data of known sizes each way (ClientBytes, ServerBytes), for the
+	// kernel's counters.
+	Transfer          // ESTABLISHED both
+	TransferHalfClose // then the client shuts down writing, the server sends LateBytes: FIN_WAIT2 / CLOSE_WAIT
+	TransferLost      // each end's first data segment dropped after the capture point once: ESTABLISHED both
+	TransferUnseen    // one data segment each way stolen before the capture point: ESTABLISHED both
 	numKinds
 )
 
@@ -82,6 +88,10 @@ var kindInfo = [numKinds]struct {
 	FinUnseenData:     {"fin-unseen-data", 111, finThenData(stealAt(server, "tcp sport %d tcp flags & (syn|fin|rst|psh) == 0"), true)},
 	FinTimeout:        {"fin-timeout", 96, playFinTimeout},
 	RetryTimeout:      {"retry-timeout", 97, playRetryTimeout},
+	Transfer:          {"transfer", 112, transfer(nil, false)},
+	TransferHalfClose: {"transfer-half-close", 113, transfer(nil, true)},
+	TransferLost:      {"transfer-lost", 114, transfer(lossBothWays, false)},
+	TransferUnseen:    {"transfer-unseen", 115, transfer(unseenBothWays, false)},
 }
 
 func (k Kind) String() string { return kindInfo[k].name }
@@ -97,8 +107,10 @@ func (k Kind) Port() uint16 { return kindInfo[k].port }
 // went wrong fails loudly instead of becoming a wrong expected answer.
 func (k Kind) Expect(n int) map[tracker.State]int {
 	switch k {
-	case Established:
+	case Established, Transfer, TransferLost, TransferUnseen:
 		return map[tracker.State]int{tracker.Established: 2 * n}
+	case TransferHalfClose:
+		return map[tracker.State]int{tracker.FinWait2: n, tracker.CloseWait: n}
 	case CloseClient, CloseServer:
 		return map[tracker.State]int{tracker.TimeWait: n}
 	case HalfClose:
@@ -215,6 +227,9 @@ type Scenario struct {
 	// ("net.ipv4.tcp_fin_timeout=1"): the kernel's timers shortened so
 	// that a recording sees them run out.
 	Sysctls []string
+	// ClientSysctls and ServerSysctls are set in one namespace only
+	// ("net.ipv4.tcp_sack=0"): what one end offers in its SYN.
+	ClientSysctls, ServerSysctls []string
 	// Config is the tracker configuration a capture of the scenario is
 	// read with: the timers matching Sysctls. The zero value is the
 	// defaults.
@@ -280,6 +295,8 @@ func Scenarios() []Scenario {
 			Part{SynAckUnseen, 1}),
 		one("fin-retransmit", "client closes; the server's ACK is stolen before the capture point and its FIN+ACK dropped at the client's input once, so both retransmit their FINs: client TIME_WAIT",
 			Part{FinRetransmit, 1}),
+		one("facts", "data of known sizes both ways on four connections: one stays open, one half-closes after it, one loses each end's first data segment after the capture point, one a data segment each way before it; for the kernel's counters (ss -i)",
+			Part{Transfer, 1}, Part{TransferHalfClose, 1}, Part{TransferLost, 1}, Part{TransferUnseen, 1}),
 	}
 	var all []Scenario
 	for _, sc := range base {
@@ -304,6 +321,12 @@ func Scenarios() []Scenario {
 			Sysctls: []string{"net.ipv4.tcp_orphan_retries=1"},
 			Config:  tracker.Config{RetryTimeout: time.Second},
 			Doc:     "client closes; the server's ACK is stolen before the capture point, so the orphaned client retransmits its FIN once and gives up (tcp_orphan_retries 1); the snapshot comes 3 s later: the client is gone, the server CLOSE_WAIT"},
+		Scenario{Name: "facts-ecn", Iface: "veth0", Parts: []Part{{Transfer, 1}, {TransferLost, 1}},
+			ClientSysctls: []string{"net.ipv4.tcp_ecn=1"},
+			Doc:           "as facts' open and lossy transfers, the client asking for ECN (tcp_ecn 1), the server agreeing (the default, 2)"},
+		Scenario{Name: "facts-noopts", Iface: "veth0", Parts: []Part{{Transfer, 1}, {TransferLost, 1}},
+			ServerSysctls: []string{"net.ipv4.tcp_sack=0", "net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_window_scaling=0"},
+			Doc:           "as facts' open and lossy transfers, the server offering no SACK, timestamps or window scaling: the client's offers are not taken up"},
 		Scenario{Name: "loopback", Topology: Loopback, Iface: "lo", Parts: lo,
 			Doc: "one namespace, both ends on 127.0.0.1, captured on lo (Ethernet framing): one connection of every kind but closing"},
 		Scenario{Name: "loopback-v6", Topology: Loopback, Family: IPv6, Iface: "lo", Parts: lo,
@@ -348,8 +371,17 @@ func (sc Scenario) Play(l *Lab, started func() error) error {
 	if l.Topology != sc.Topology || l.Family != sc.Family {
 		return fmt.Errorf("%w: %s needs topology %d family %d", ErrTopology, sc.Name, sc.Topology, sc.Family)
 	}
+	if l.Topology != Veth && len(sc.ClientSysctls)+len(sc.ServerSysctls) > 0 {
+		return fmt.Errorf("%w: %s sets one end's sysctls, which needs two namespaces", ErrTopology, sc.Name)
+	}
 	for _, h := range l.Hosts() {
-		for _, kv := range sc.Sysctls {
+		kvs := append([]string(nil), sc.Sysctls...)
+		if h == l.Client {
+			kvs = append(kvs, sc.ClientSysctls...)
+		} else {
+			kvs = append(kvs, sc.ServerSysctls...)
+		}
+		for _, kv := range kvs {
 			if err := h.run("sysctl", "-qw", kv); err != nil {
 				return err
 			}

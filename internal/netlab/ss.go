@@ -41,30 +41,12 @@ func ParseSS(r io.Reader) ([]Socket, error) {
 			netns = strings.TrimSpace(name)
 			continue
 		}
-		f := strings.Fields(text)
-		if len(f) == 0 || f[0] == "State" || strings.HasPrefix(f[0], "#") {
-			continue
+		s, ok, err := parseSocket(text, netns, line)
+		if err != nil {
+			return nil, err
 		}
-		if len(f) < 5 {
-			return nil, fmt.Errorf("%w: line %d: %d fields, want at least 5", ErrSSFormat, line, len(f))
-		}
-		st, ok := tracker.ParseState(f[0])
 		if !ok {
-			return nil, fmt.Errorf("%w: line %d: unknown state %q", ErrSSFormat, line, f[0])
-		}
-		s := Socket{Netns: netns, State: st}
-		var err error
-		if s.RecvQ, err = parseQueue(f[1]); err != nil {
-			return nil, fmt.Errorf("%w: line %d: Recv-Q: %v", ErrSSFormat, line, err)
-		}
-		if s.SendQ, err = parseQueue(f[2]); err != nil {
-			return nil, fmt.Errorf("%w: line %d: Send-Q: %v", ErrSSFormat, line, err)
-		}
-		if s.Local, err = parseEndpoint(f[3]); err != nil {
-			return nil, fmt.Errorf("%w: line %d: local: %v", ErrSSFormat, line, err)
-		}
-		if s.Peer, err = parseEndpoint(f[4]); err != nil {
-			return nil, fmt.Errorf("%w: line %d: peer: %v", ErrSSFormat, line, err)
+			continue
 		}
 		out = append(out, s)
 	}
@@ -72,6 +54,37 @@ func ParseSS(r io.Reader) ([]Socket, error) {
 		return nil, fmt.Errorf("netlab: reading ss output: %w", err)
 	}
 	return out, nil
+}
+
+// parseSocket reads one line of `ss -tan` output, trimmed; false for a
+// header line, a comment or a blank line.
+func parseSocket(text, netns string, line int) (Socket, bool, error) {
+	f := strings.Fields(text)
+	if len(f) == 0 || f[0] == "State" || strings.HasPrefix(f[0], "#") {
+		return Socket{}, false, nil
+	}
+	if len(f) < 5 {
+		return Socket{}, false, fmt.Errorf("%w: line %d: %d fields, want at least 5", ErrSSFormat, line, len(f))
+	}
+	st, ok := tracker.ParseState(f[0])
+	if !ok {
+		return Socket{}, false, fmt.Errorf("%w: line %d: unknown state %q", ErrSSFormat, line, f[0])
+	}
+	s := Socket{Netns: netns, State: st}
+	var err error
+	if s.RecvQ, err = parseQueue(f[1]); err != nil {
+		return Socket{}, false, fmt.Errorf("%w: line %d: Recv-Q: %v", ErrSSFormat, line, err)
+	}
+	if s.SendQ, err = parseQueue(f[2]); err != nil {
+		return Socket{}, false, fmt.Errorf("%w: line %d: Send-Q: %v", ErrSSFormat, line, err)
+	}
+	if s.Local, err = parseEndpoint(f[3]); err != nil {
+		return Socket{}, false, fmt.Errorf("%w: line %d: local: %v", ErrSSFormat, line, err)
+	}
+	if s.Peer, err = parseEndpoint(f[4]); err != nil {
+		return Socket{}, false, fmt.Errorf("%w: line %d: peer: %v", ErrSSFormat, line, err)
+	}
+	return s, true, nil
 }
 
 func parseQueue(s string) (uint32, error) {
