@@ -32,6 +32,9 @@ type options struct {
 	json         bool
 	transitions  string
 	advance      time.Duration
+	at           moment        // --at
+	every        time.Duration // --every
+	plot         string        // --plot
 	track        tracker.Config
 	checksums    bool
 	live         liveOptions
