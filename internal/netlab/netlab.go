@@ -504,6 +504,16 @@ func (l *Lab) Snapshot() ([]byte, error) {
 	if err := l.Freeze(); err != nil {
 		return nil, err
 	}
+	return l.Glance()
+}
+
+// Glance lets what is in flight arrive and returns SS, with the moment on
+// its first line, without freezing the lab: the capture goes on. It is a
+// snapshot of the capture at that moment only if nothing is sent from
+// settle before it until ss has run, as between two acts of PlayActs, whose
+// steps end with a wait for the last ACKs; a timer's retransmission may
+// cross it, which changes no state.
+func (l *Lab) Glance() ([]byte, error) {
 	if err := sleep(l.ctx, settle); err != nil {
 		return nil, err
 	}
