@@ -22,7 +22,7 @@ BENCH_DEBS := $(BUILD_DEBS) tshark tcptrace tcpreplay time curl iproute2
 
 DEMO_PCAP := pcaps/handshake.pcap
 
-.PHONY: all demo build deps deps-test deps-bench test fuzz bench bench-live pgo clean
+.PHONY: all demo build deps deps-test deps-bench test fuzz bench bench-live pgo plot-example clean
 
 all: build
 
@@ -80,6 +80,11 @@ pgo:
 	$(GO) test -pgo=off -o $$tmp/tcptrack.test -run '^$$' -bench '^BenchmarkPGO$$' -benchtime 1x \
 	  -cpuprofile $$tmp/default.pgo ./cmd/tcptrack && cp $$tmp/default.pgo $(PGO); \
 	rc=$$?; rm -rf $$tmp; exit $$rc
+
+# The picture the README shows under "States over time", from a kernel
+# recording; remake it after changing the plot or the capture.
+plot-example: build
+	./bin/tcptrack -r pcaps/mixed.pcap --plot docs/mixed-states.svg
 
 clean:
 	rm -rf bin

@@ -120,6 +120,18 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-r", handshake, "--connections.seed", "7"}, "--connections.seed applies to --connections"},
 		{[]string{"-r", handshake, "--connections", "-", "--connections.seed", "65536"}, "--connections.seed 65536: want 0 to 65535"},
 		{[]string{"top", "-r", handshake, "--connections", "-"}, "--connections - would write over it"},
+		{[]string{"-r", handshake, "--at", "soon"}, "--at soon: want a time (2026-11-21T08:52:00.5Z, or Unix seconds"},
+		{[]string{"-r", handshake, "--at", "-1s"}, "--at -1s: want an offset of 0 or more"},
+		{[]string{"-r", handshake, "--at", "2026-13-01T00:00:00Z"}, "--at 2026-13-01T00:00:00Z: want a time"},
+		{[]string{"-r", handshake, "--at", "1.5s", "--advance", "1s"}, "--at and --advance exclude each other"},
+		{[]string{"-i", "lo", "--at", "1.5s"}, "--at applies to files (-r) only"},
+		{[]string{"-r", handshake, "--every", "1"}, "--every 1: a duration needs a unit, e.g. 1s"},
+		{[]string{"-r", handshake, "--every", "0s"}, "--every 0s: want 1ms or more"},
+		{[]string{"-r", handshake, "--every", "1s", "--sockets"}, "--every prints the counts over time"},
+		{[]string{"-i", "lo", "--every", "1s"}, "--every applies to files (-r) only"},
+		{[]string{"-r", handshake, "--plot", "-"}, "--plot -: give a file name"},
+		{[]string{"-i", "lo", "--plot", "x.svg"}, "--plot applies to files (-r) only"},
+		{[]string{"top", "-r", handshake, "--at", "1s"}, "tcptrack top replays the file"},
 	} {
 		code, out, errs := runBin(t, nil, tc.args...)
 		lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")

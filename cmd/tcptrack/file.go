@@ -68,16 +68,24 @@ func runFile(o *options, stdout, stderr io.Writer, logger *slog.Logger) int {
 	src, prog, err := openCapture(in, stderr)
 	if err != nil {
 		if interrupted(in.stopped()) {
-			return reportInterrupted(o, tracker.New(o.track), outs, nil, in.sig, stdout, stderr)
+			return reportInterrupted(o, tracker.New(o.track), outs, nil, nil, in.sig, stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
 		return exitCapture
 	}
 	defer src.Close()
 
+	tl, err := newTimeline(o, stdout, outs)
+	if err != nil {
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+		return exitUsage
+	}
 	tr := tracker.New(o.track)
 	dec := o.decoder()
-	rd := &reader{src: src, dec: dec, filter: filter, prog: prog, stop: &in.stop}
+	rd := &reader{src: src, dec: dec, filter: filter, prog: prog, stop: &in.stop, at: o.at, until: math.MaxInt64}
+	if o.at.set && !o.at.relative {
+		rd.until = o.at.nanos(0)
+	}
 	batches := rd.start()
 	stopped := in.stopped()
 	var stuck <-chan time.Time
@@ -88,7 +96,11 @@ read:
 			if !ok {
 				break read
 			}
-			tr.TrackBatch(segs)
+			if tl != nil {
+				tl.track(tr, segs, rd.first)
+			} else {
+				tr.TrackBatch(segs)
+			}
 			rd.recycle(segs)
 		case <-stopped:
 			// The reader stops at its next frame, or at once if it waits
@@ -105,16 +117,23 @@ read:
 		if rd != nil {
 			rd.err = nil // the deadline that cut a read short
 		}
-		return reportInterrupted(o, tr, outs, rd, in.sig, stdout, stderr)
+		return reportInterrupted(o, tr, outs, tl, rd, in.sig, stdout, stderr)
 	}
 	packets, last := rd.packets, rd.last
 	readErr := rd.err
 	prog.done()
-	if !last.IsZero() {
-		advanceTo(tr, last, o.advance, logger)
+	end := tr.Stats().Time.UnixNano()
+	switch {
+	case o.at.set && (!o.at.relative || rd.seen):
+		end = rd.until
+		if rd.seen && rd.first > end {
+			logger.Warn("--at is before the capture's first packet: nothing was tracked", "at", time.Unix(0, end).UTC(), "first_packet", time.Unix(0, rd.first).UTC())
+		}
+		tr.Advance(time.Unix(0, end))
+	case !last.IsZero():
+		end = advanceTo(tr, last, o.advance, logger)
 	}
-	outs.writeOpen(tr)
-	if code := writeReport(stdout, stderr, tr, outs, o); code != exitOK {
+	if code := finishReport(stdout, stderr, tr, outs, tl, rd, end, o); code != exitOK {
 		return code
 	}
 	summarize(logger, packets, dec.Stats(), tr.Stats())
@@ -145,12 +164,11 @@ func interrupted(stopped <-chan struct{}) bool {
 // reportInterrupted prints the report of what was read before SIGINT or
 // SIGTERM, and says on stderr where reading stopped. rd is nil if nothing
 // was read or the reader could not be stopped.
-func reportInterrupted(o *options, tr *tracker.Tracker, outs *outputs, rd *reader, sig os.Signal, stdout, stderr io.Writer) int {
+func reportInterrupted(o *options, tr *tracker.Tracker, outs *outputs, tl *timeline, rd *reader, sig os.Signal, stdout, stderr io.Writer) int {
 	if rd != nil && rd.prog != nil {
 		rd.prog.done()
 	}
-	outs.writeOpen(tr)
-	if code := writeReport(stdout, stderr, tr, outs, o); code != exitOK {
+	if code := finishReport(stdout, stderr, tr, outs, tl, rd, tr.Stats().Time.UnixNano(), o); code != exitOK {
 		return code
 	}
 	name := o.file
@@ -165,6 +183,38 @@ func reportInterrupted(o *options, tr *tracker.Tracker, outs *outputs, rd *reade
 	default:
 		fmt.Fprintf(stderr, "tcptrack: %v: stopped reading %s after packet %d (captured %s); the report above covers the %d packets read\n",
 			sig, name, rd.packets, rd.last.UTC().Format(time.RFC3339Nano), rd.packets)
+	}
+	return exitOK
+}
+
+// finishReport ends file mode's output at end, the moment reported: the
+// connections still open (--connections), the report, or with --every the last row in its place (the same counts), and
+// the --plot picture. rd is nil if nothing was read.
+func finishReport(stdout, stderr io.Writer, tr *tracker.Tracker, outs *outputs, tl *timeline, rd *reader, end int64, o *options) int {
+	outs.writeOpen(tr)
+	if tl == nil {
+		return writeReport(stdout, stderr, tr, outs, o)
+	}
+	seen := rd != nil && rd.seen
+	var first int64
+	if seen {
+		first = rd.first
+	}
+	err := tl.finish(tr, first, seen, end)
+	if err == nil && tl.rows == nil {
+		if code := writeReport(stdout, stderr, tr, outs, o); code != exitOK {
+			return code
+		}
+	}
+	if err == nil {
+		err = outs.flush()
+	}
+	if err == nil {
+		err = tl.writePlot("TCP endpoints by state: " + o.file + ", from its first packet")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tcptrack: %v\n", err)
+		return exitCapture
 	}
 	return exitOK
 }
@@ -202,6 +252,14 @@ type reader struct {
 	// why for the first.
 	unfiltered uint64
 	filterErr  error
+	// --at: reading ends before the first frame stamped after until, the
+	// moment, worked out at the first frame when it is an offset from it
+	// (math.MaxInt64 without --at). cut says it did.
+	at    moment
+	until int64
+	cut   bool
+	first int64 // the first frame's time
+	seen  bool  // a frame was read: first is known
 }
 
 const (
@@ -236,7 +294,10 @@ func (r *reader) run(out chan<- []tracker.Segment) error {
 		// instead of kept up at every frame. A file's frames are numbered
 		// from 1 without gaps.
 		r.packets = fr.Number
-		if fr.Number > 0 {
+		if r.cut {
+			// fr is the first frame past the moment, not read.
+			r.packets--
+		} else if fr.Number > 0 {
 			r.last = time.Unix(0, fr.UnixNano)
 		}
 		if n > 0 {
@@ -249,6 +310,16 @@ func (r *reader) run(out chan<- []tracker.Segment) error {
 				return nil
 			}
 			return err
+		}
+		if fr.Number == 1 {
+			r.first, r.seen = fr.UnixNano, true
+			if r.at.relative {
+				r.until = r.at.nanos(fr.UnixNano)
+			}
+		}
+		if fr.UnixNano > r.until {
+			r.cut = true
+			return nil
 		}
 		if fr.Number%8192 == 0 {
 			r.prog.tick()
@@ -361,9 +432,10 @@ func (w *warned) check(logger *slog.Logger, packets uint64, ds decode.Stats, ts 
 }
 
 // advanceTo moves the tracker's clock to the last packet's time plus
-// --advance. The clock counts nanoseconds since 1970 in 64 bits, which end
-// in April 2262: a later time is clamped to that end, and the clamp said.
-func advanceTo(tr *tracker.Tracker, last time.Time, advance time.Duration, logger *slog.Logger) {
+// --advance, and returns that time. The clock counts nanoseconds since 1970
+// in 64 bits, which end in April 2262: a later time is clamped to that end,
+// and the clamp said.
+func advanceTo(tr *tracker.Tracker, last time.Time, advance time.Duration, logger *slog.Logger) int64 {
 	n := last.UnixNano()
 	to := n + int64(advance)
 	if to < n { // advance is never negative: this is overflow
@@ -372,4 +444,5 @@ func advanceTo(tr *tracker.Tracker, last time.Time, advance time.Duration, logge
 			"last_packet", last.UTC(), "advance", advance, "clamped_to", time.Unix(0, to).UTC())
 	}
 	tr.Advance(time.Unix(0, to))
+	return to
 }

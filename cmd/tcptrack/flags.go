@@ -124,6 +124,9 @@ func newCLI(o *options) *cli {
 	value(c.flag(g, "connections.seed", 0, "SEED", "the Community ID's seed, 0 to 65535 (default 0, as Zeek, Suricata and Wireshark)"), "--connections.seed", seedValue{&o.connSeed})
 	value(c.flag(g, "local", 0, "PREFIXES", "count and list only endpoints whose address is in these comma-separated prefixes; a bare address is one host"), "--local", prefixesValue{&o.track.Local})
 	value(c.flag(g, "advance", 0, "DURATION", "file mode: report states this long after the last packet (e.g. `61s`)"), "--advance", durationValue{&o.advance})
+	value(c.flag(g, "at", 0, "TIME", "file mode: report states as of this moment of the capture: a time (`2026-11-21T08:52:00.5Z`, RFC 3339, or a Unix time such as `1795251120.5`) or an offset from the first packet (`1.5s`, `+2m`); reading stops at the first packet after it, and a moment past the capture's end is reached as `--advance` does; see States over time"), "--at", atValue{&o.at})
+	value(c.flag(g, "every", 0, "DURATION", "file mode: instead of the report, print the counts every DURATION of capture time from the first packet, and at the end: CSV (`time,ESTABLISHED,…,CLOSING`) or, with `--json`, one `--json` object a line; see States over time"), "--every", durationValue{&o.every})
+	c.flag(g, "plot", 0, "FILE", "file mode: also draw the per-state counts over the capture's time as an SVG picture (sampled at `--every`, else every millisecond, the interval doubled as often as it takes to keep at most 400 samples); the file is created mode 0600").StringVar(&o.plot)
 	c.flag(g, "max-flows", 0, "N", fmt.Sprintf("bound of the flow table (default %d, at most %d: flows are numbered in 32 bits); see Memory", tracker.DefaultMaxFlows, math.MaxInt32)).Default(strconv.Itoa(tracker.DefaultMaxFlows)).IntVar(&o.track.MaxFlows)
 	o.track.TimeWait, o.track.HandshakeTimeout = tracker.DefaultTimeWait, tracker.DefaultHandshakeTimeout
 	value(c.flag(g, "time-wait", 0, "DURATION", "time in TIME_WAIT, 2×MSL (default 60s, as Linux)"), "--time-wait", durationValue{&o.track.TimeWait})
@@ -311,8 +314,12 @@ func (c *cli) check(o *options) error {
 				return fmt.Errorf("%s applies to live capture (-i) only", f.spelling(func(s string) string { return s }))
 			}
 		}
-	} else if c.byLong("advance").set {
-		return errors.New("--advance applies to files (-r) only: live, the timers run on the clock")
+	} else {
+		for _, name := range []string{"advance", "at", "every", "plot"} {
+			if c.byLong(name).set {
+				return fmt.Errorf("--%s applies to files (-r) only: live, the timers run on the clock", name)
+			}
+		}
 	}
 	switch {
 	case o.track.MaxFlows < 1 || o.track.MaxFlows > math.MaxInt32:
@@ -341,6 +348,14 @@ func (c *cli) check(o *options) error {
 		return errors.New("--info prints under the lines of --sockets: give --sockets too")
 	case c.byLong("connections.seed").set && o.connections == "":
 		return errors.New("--connections.seed applies to --connections")
+	case o.at.set && c.byLong("advance").set:
+		return errors.New("--at and --advance exclude each other: --at past the capture's end advances the clock to it")
+	case c.byLong("every").set && o.every < time.Millisecond:
+		return fmt.Errorf("--every %v: want 1ms or more: the tracker's timers count whole milliseconds", o.every)
+	case o.every > 0 && (o.sockets || o.by.Kind != metrics.ByNone):
+		return errors.New("--every prints the counts over time: --sockets and --by are for the one report")
+	case o.plot == "-":
+		return errors.New("--plot -: give a file name: stdout carries the report")
 	case o.by.Kind != metrics.ByNone && o.sockets:
 		return errors.New("--by and --sockets exclude each other: counts by port or address, or the listing")
 	case o.breakdown.TopPorts < 0 || o.breakdown.TopPorts > maxTop:
@@ -436,6 +451,20 @@ func (v seedValue) Set(s string) error {
 }
 
 func (v seedValue) String() string { return strconv.Itoa(int(*v.s)) }
+
+// atValue is --at.
+type atValue struct{ a *moment }
+
+func (v atValue) Set(s string) error {
+	m, err := parseMoment(s)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s, err)
+	}
+	*v.a = m
+	return nil
+}
+
+func (v atValue) String() string { return v.a.String() }
 
 // noop is a switch that may be repeated and means nothing: -n, -nn.
 type noop struct{}

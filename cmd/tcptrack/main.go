@@ -35,6 +35,9 @@ type options struct {
 	connections  string // --connections
 	connSeed     uint16 // --connections.seed
 	advance      time.Duration
+	at           moment        // --at
+	every        time.Duration // --every
+	plot         string        // --plot
 	track        tracker.Config
 	checksums    bool
 	vxlanPorts   []uint16 // nil: the decoder's default

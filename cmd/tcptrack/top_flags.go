@@ -59,6 +59,8 @@ func (c *cli) checkTop(o *options) error {
 		return errors.New("tcptrack top draws on the terminal: --transitions - and --connections - would write over it; give a file")
 	case c.byLong("advance").set:
 		return errors.New("--advance: tcptrack top replays the file; n steps the clock by a second")
+	case o.at.set, o.every > 0, o.plot != "":
+		return errors.New("--at, --every and --plot are for the report: tcptrack top replays the file; n steps the clock by a second")
 	case o.iface != "" && c.byLong("speed").set, o.iface != "" && c.byLong("paused").set:
 		return errors.New("--speed and --paused apply to files (tcptrack top -r) only")
 	case o.top.refresh < 100*time.Millisecond:

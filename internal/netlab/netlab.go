@@ -511,12 +511,29 @@ func (l *Lab) Snapshot() ([]byte, error) {
 
 // SnapshotInfo is Snapshot that also returns `ss -tanio` of every host,
 // the kernel's facts about each socket (bytes, retransmissions, options;
-// -o for the options, which ss prints only then), taken right after: the lab is frozen, so both describe the same moment.
-// Both start with the "# time" line.
+// -o for the options, which ss prints only then), taken right after: the
+// lab is frozen, so both describe the same moment. Both start with the
+// "# time" line.
 func (l *Lab) SnapshotInfo() (ss, ssi []byte, err error) {
 	if err := l.Freeze(); err != nil {
 		return nil, nil, err
 	}
+	return l.glance(true)
+}
+
+// Glance lets what is in flight arrive and returns SS, with the moment on
+// its first line, without freezing the lab: the capture goes on. It is a
+// snapshot of the capture at that moment only if nothing is sent from
+// settle before it until ss has run, as between two acts of PlayActs, whose
+// steps end with a wait for the last ACKs; a timer's retransmission may
+// cross it, which changes no state.
+func (l *Lab) Glance() ([]byte, error) {
+	ss, _, err := l.glance(false)
+	return ss, err
+}
+
+// glance is Glance, with `ss -tanio` too if info is set.
+func (l *Lab) glance(info bool) (ss, ssi []byte, err error) {
 	if err := sleep(l.ctx, settle); err != nil {
 		return nil, nil, err
 	}
@@ -524,13 +541,16 @@ func (l *Lab) SnapshotInfo() (ss, ssi []byte, err error) {
 	if ss, err = l.SS(); err != nil {
 		return nil, nil, err
 	}
-	if ssi, err = l.ss("-tanio"); err != nil {
-		return nil, nil, err
-	}
 	// The moment of the snapshot, on the clock the capture's timestamps
 	// come from, so that a reader can run the tracker's timers up to it.
-	stamp := fmt.Sprintf("# time %s\n", at.UTC().Format(time.RFC3339Nano))
-	return append([]byte(stamp), ss...), append([]byte(stamp), ssi...), nil
+	stamp := []byte(fmt.Sprintf("# time %s\n", at.UTC().Format(time.RFC3339Nano)))
+	if info {
+		if ssi, err = l.ss("-tanio"); err != nil {
+			return nil, nil, err
+		}
+		ssi = append(stamp[:len(stamp):len(stamp)], ssi...)
+	}
+	return append(stamp[:len(stamp):len(stamp)], ss...), ssi, nil
 }
 
 // sleep waits d or until ctx ends.

@@ -53,6 +53,12 @@ const (
 	TransferHalfClose // then the client shuts down writing, the server sends LateBytes: FIN_WAIT2 / CLOSE_WAIT
 	TransferLost      // each end's first data segment dropped after the capture point once: ESTABLISHED both
 	TransferUnseen    // one data segment each way stolen before the capture point: ESTABLISHED both
+	// Kinds in two acts, for scenarios that take a snapshot between them:
+	// opened in the first act and ESTABLISHED at its end, changed in the
+	// second.
+	ClosedLater   // a 4-way close started by the client: client TIME_WAIT
+	ResetLater    // the client aborts with SO_LINGER 0: nothing is left
+	OrphanedLater // the client close()s; its orphaned FIN_WAIT2 is freed after tcp_fin_timeout: server CLOSE_WAIT
 	numKinds
 )
 
@@ -60,38 +66,45 @@ const (
 // that plays them once the capture runs.
 type playFunc func(l *Lab, port uint16, n int) (func() error, error)
 
+// actsFunc is playFunc for a kind in two acts: it returns the step of each.
+type actsFunc func(l *Lab, port uint16, n int) (first, second func() error, err error)
+
 var kindInfo = [numKinds]struct {
 	name string
 	port uint16
 	play playFunc
+	acts actsFunc // instead of play, for a kind in two acts
 }{
-	Established:       {"established", 80, playEstablished},
-	CloseClient:       {"close-client", 81, playCloseClient},
-	CloseServer:       {"close-server", 82, playCloseServer},
-	HalfClose:         {"half-close", 83, playHalfClose},
-	TimeWait:          {"time-wait", 84, playTimeWait},
-	LastAck:           {"last-ack", 85, lastAck(dropAt(server, "tcp dport %d"))},
-	FinWait1:          {"fin-wait1", 86, finWait1(dropAt(server, "tcp dport %d tcp flags & fin == fin"), false)},
-	SimultaneousClose: {"closing", 87, playClosing},
-	SynSent:           {"syn-sent", 88, playSynSent},
-	SynRecv:           {"syn-recv", 89, synRecv(dropAt(server, "tcp dport %d tcp flags & syn == 0"))},
-	Reset:             {"rst", 90, playReset},
-	Refused:           {"refused", 91, playRefused},
-	MidStream:         {"midstream", 443, playMidStream},
-	SynRecvUnseen:     {"syn-recv-unseen", 92, synRecv(stealAt(client, "tcp dport %d "+bareSegments))},
-	LastAckUnseen:     {"last-ack-unseen", 93, lastAck(stealAt(client, "tcp dport %d "+bareSegments))},
-	FinWait1Unseen:    {"fin-wait1-unseen", 94, finWait1(stealAt(server, "tcp sport %d "+bareSegments), true)},
-	FinRetransmit:     {"fin-retransmit", 95, playFinRetransmit},
-	SynAckLost:        {"synack-lost", 98, synAckLost(dropAt(client, "tcp sport %d tcp flags & (syn|ack) == syn|ack"))},
-	SynAckUnseen:      {"synack-unseen", 99, synAckLost(stealAt(server, "tcp sport %d tcp flags & (syn|ack) == syn|ack"))},
-	FinLostData:       {"fin-lost-data", 110, finThenData(dropAt(server, "tcp dport %d tcp flags & fin == fin"), false)},
-	FinUnseenData:     {"fin-unseen-data", 111, finThenData(stealAt(server, "tcp sport %d tcp flags & (syn|fin|rst|psh) == 0"), true)},
-	FinTimeout:        {"fin-timeout", 96, playFinTimeout},
-	RetryTimeout:      {"retry-timeout", 97, playRetryTimeout},
-	Transfer:          {"transfer", 112, transfer(nil, false)},
-	TransferHalfClose: {"transfer-half-close", 113, transfer(nil, true)},
-	TransferLost:      {"transfer-lost", 114, transfer(lossBothWays, false)},
-	TransferUnseen:    {"transfer-unseen", 115, transfer(unseenBothWays, false)},
+	Established:       {"established", 80, playEstablished, nil},
+	CloseClient:       {"close-client", 81, playCloseClient, nil},
+	CloseServer:       {"close-server", 82, playCloseServer, nil},
+	HalfClose:         {"half-close", 83, playHalfClose, nil},
+	TimeWait:          {"time-wait", 84, playTimeWait, nil},
+	LastAck:           {"last-ack", 85, lastAck(dropAt(server, "tcp dport %d")), nil},
+	FinWait1:          {"fin-wait1", 86, finWait1(dropAt(server, "tcp dport %d tcp flags & fin == fin"), false), nil},
+	SimultaneousClose: {"closing", 87, playClosing, nil},
+	SynSent:           {"syn-sent", 88, playSynSent, nil},
+	SynRecv:           {"syn-recv", 89, synRecv(dropAt(server, "tcp dport %d tcp flags & syn == 0")), nil},
+	Reset:             {"rst", 90, playReset, nil},
+	Refused:           {"refused", 91, playRefused, nil},
+	MidStream:         {"midstream", 443, playMidStream, nil},
+	SynRecvUnseen:     {"syn-recv-unseen", 92, synRecv(stealAt(client, "tcp dport %d "+bareSegments)), nil},
+	LastAckUnseen:     {"last-ack-unseen", 93, lastAck(stealAt(client, "tcp dport %d "+bareSegments)), nil},
+	FinWait1Unseen:    {"fin-wait1-unseen", 94, finWait1(stealAt(server, "tcp sport %d "+bareSegments), true), nil},
+	FinRetransmit:     {"fin-retransmit", 95, playFinRetransmit, nil},
+	SynAckLost:        {"synack-lost", 98, synAckLost(dropAt(client, "tcp sport %d tcp flags & (syn|ack) == syn|ack")), nil},
+	SynAckUnseen:      {"synack-unseen", 99, synAckLost(stealAt(server, "tcp sport %d tcp flags & (syn|ack) == syn|ack")), nil},
+	FinLostData:       {"fin-lost-data", 110, finThenData(dropAt(server, "tcp dport %d tcp flags & fin == fin"), false), nil},
+	FinUnseenData:     {"fin-unseen-data", 111, finThenData(stealAt(server, "tcp sport %d tcp flags & (syn|fin|rst|psh) == 0"), true), nil},
+	FinTimeout:        {"fin-timeout", 96, playFinTimeout, nil},
+	RetryTimeout:      {"retry-timeout", 97, playRetryTimeout, nil},
+	Transfer:          {"transfer", 112, transfer(nil, false), nil},
+	TransferHalfClose: {"transfer-half-close", 113, transfer(nil, true), nil},
+	TransferLost:      {"transfer-lost", 114, transfer(lossBothWays, false), nil},
+	TransferUnseen:    {"transfer-unseen", 115, transfer(unseenBothWays, false), nil},
+	ClosedLater:       {"closed-later", 116, nil, later(closeByClient, ackDelay)},
+	ResetLater:        {"reset-later", 117, nil, later(resetByClient, ackDelay)},
+	OrphanedLater:     {"orphaned-later", 118, nil, later(orphanClient, timerWait)},
 }
 
 func (k Kind) String() string { return kindInfo[k].name }
@@ -144,10 +157,22 @@ func (k Kind) Expect(n int) map[tracker.State]int {
 		return map[tracker.State]int{tracker.FinWait2: n, tracker.CloseWait: n}
 	case SynAckLost, SynAckUnseen:
 		return map[tracker.State]int{tracker.SynSent: n, tracker.SynRecv: n}
-	case FinTimeout, RetryTimeout:
+	case FinTimeout, RetryTimeout, OrphanedLater:
 		return map[tracker.State]int{tracker.CloseWait: n}
+	case ClosedLater:
+		return map[tracker.State]int{tracker.TimeWait: n}
 	}
-	return map[tracker.State]int{} // Reset, Refused: nothing is left
+	return map[tracker.State]int{} // Reset, Refused, ResetLater: nothing is left
+}
+
+// ExpectFirst is Expect at the end of the first act: a kind in two acts is
+// ESTABLISHED on both ends then; any other is where Expect says, and stays
+// there through the second act.
+func (k Kind) ExpectFirst(n int) map[tracker.State]int {
+	if kindInfo[k].acts != nil {
+		return map[tracker.State]int{tracker.Established: 2 * n}
+	}
+	return k.Expect(n)
 }
 
 // Ambiguity is a wire the capture point cannot decide: the kernel's answer
@@ -223,6 +248,10 @@ type Scenario struct {
 	// LinkType is tcpdump's -y argument, empty for the interface's own.
 	LinkType string
 	Parts    []Part
+	// Then are parts played in a second act, after a snapshot taken while
+	// the capture runs (see PlayActs): their connections are made only
+	// then. A scenario with Then or a kind in two acts has two moments.
+	Then []Part
 	// Sysctls are set in every namespace of the lab before it plays
 	// ("net.ipv4.tcp_fin_timeout=1"): the kernel's timers shortened so
 	// that a recording sees them run out.
@@ -236,15 +265,40 @@ type Scenario struct {
 	Config tracker.Config
 }
 
-// Expect sums the expected states of the scenario's parts.
+// Expect sums the expected states of the scenario's parts at its end.
 func (sc Scenario) Expect() map[tracker.State]int {
 	sum := map[tracker.State]int{}
-	for _, p := range sc.Parts {
+	for _, p := range append(sc.Parts[:len(sc.Parts):len(sc.Parts)], sc.Then...) {
 		for st, n := range p.Kind.Expect(p.N) {
 			sum[st] += n
 		}
 	}
 	return sum
+}
+
+// ExpectFirst sums the expected states at the end of the first act of a
+// scenario with two moments.
+func (sc Scenario) ExpectFirst() map[tracker.State]int {
+	sum := map[tracker.State]int{}
+	for _, p := range sc.Parts {
+		for st, n := range p.Kind.ExpectFirst(p.N) {
+			sum[st] += n
+		}
+	}
+	return sum
+}
+
+// TwoMoments says the scenario plays in two acts, with a snapshot between.
+func (sc Scenario) TwoMoments() bool {
+	if len(sc.Then) > 0 {
+		return true
+	}
+	for _, p := range sc.Parts {
+		if kindInfo[p.Kind].acts != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Scenarios returns every scenario the recorder knows, in a fixed order.
@@ -337,12 +391,27 @@ func Scenarios() []Scenario {
 		Scenario{Name: "any-sll2", Iface: "any", LinkType: "LINUX_SLL2", Family: IPv6,
 			Parts: []Part{{Established, 1}, {HalfClose, 1}, {FinWait1, 1}, {SynRecv, 1}},
 			Doc:   "veth over IPv6, captured with -i any as Linux cooked v2 (SLL2)"},
+		Scenario{Name: "moments", Iface: "veth0", Parts: momentsParts(), Then: []Part{{Established, 2}, {CloseClient, 1}},
+			Sysctls: []string{"net.ipv4.tcp_fin_timeout=1"},
+			Config:  tracker.Config{FinTimeout: time.Second},
+			Doc:     "two moments in one capture: connections in five states, a snapshot while the capture runs (NAME.at1.ss); then new connections, and earlier ones closed, reset and orphaned (tcp_fin_timeout 1 s), and the snapshot at the end"},
 		Scenario{Name: "mixed", Iface: "veth0", Parts: mixedParts(),
 			Doc: "every kind at once, 8 to 20 connections each: 228 sockets in every state"},
 		Scenario{Name: "mixed-v6", Iface: "veth0", Family: IPv6, Parts: mixedParts(),
 			Doc: "as mixed, over IPv6"},
 	)
 	return all
+}
+
+// momentsParts are the first act of moments. No half-close: with the
+// tracker's --fin-timeout at the kernel's 1 s, a FIN_WAIT2 that is not
+// orphaned and stays quiet would be closed by the tracker and not by the
+// kernel. The orphaned client, freed by the kernel's timer after the last
+// segment, comes last, so that the second snapshot also checks that the
+// tracker's clock was run up to it.
+func momentsParts() []Part {
+	return []Part{{TimeWait, 1}, {SynSent, 1}, {SynRecv, 1}, {LastAck, 1},
+		{ClosedLater, 2}, {ResetLater, 2}, {OrphanedLater, 2}}
 }
 
 func mixedParts() []Part {
@@ -367,7 +436,16 @@ func Lookup(name string) (Scenario, error) {
 // tcptrack) and return once it is listening, then plays every part in turn.
 // When Play returns, every socket is in its final state and stays there
 // (retransmissions aside) until the lab is closed; take Snapshot next.
-func (sc Scenario) Play(l *Lab, started func() error) error {
+func (sc Scenario) Play(l *Lab, started func() error) error { return sc.PlayActs(l, started, nil) }
+
+// PlayActs is Play for a scenario with two moments: after the first act
+// (Parts, and the first step of kinds in two acts) it calls midway, which
+// takes the first snapshot, then plays the second: the parts of Then, and
+// then the second step of each kind in two acts, in the order of Parts.
+// Every step of the first act ends with a wait for the last ACKs (or
+// retransmissions) to go by, so midway finds the lab quiet. A nil midway
+// plays both acts straight through.
+func (sc Scenario) PlayActs(l *Lab, started, midway func() error) error {
 	if l.Topology != sc.Topology || l.Family != sc.Family {
 		return fmt.Errorf("%w: %s needs topology %d family %d", ErrTopology, sc.Name, sc.Topology, sc.Family)
 	}
@@ -387,20 +465,50 @@ func (sc Scenario) Play(l *Lab, started func() error) error {
 			}
 		}
 	}
-	runs := make([]func() error, 0, len(sc.Parts))
+	type step struct {
+		kind Kind
+		run  func() error
+	}
+	var first, then, second []step
 	for _, p := range sc.Parts {
+		info := kindInfo[p.Kind]
+		if info.acts == nil {
+			run, err := info.play(l, p.Kind.Port(), p.N)
+			if err != nil {
+				return fmt.Errorf("%s: prepare %s: %w", sc.Name, p.Kind, err)
+			}
+			first = append(first, step{p.Kind, run})
+			continue
+		}
+		a, b, err := info.acts(l, p.Kind.Port(), p.N)
+		if err != nil {
+			return fmt.Errorf("%s: prepare %s: %w", sc.Name, p.Kind, err)
+		}
+		first, second = append(first, step{p.Kind, a}), append(second, step{p.Kind, b})
+	}
+	for _, p := range sc.Then {
+		if kindInfo[p.Kind].acts != nil {
+			return fmt.Errorf("netlab: %s: %s plays in two acts: put it in Parts", sc.Name, p.Kind)
+		}
 		run, err := kindInfo[p.Kind].play(l, p.Kind.Port(), p.N)
 		if err != nil {
 			return fmt.Errorf("%s: prepare %s: %w", sc.Name, p.Kind, err)
 		}
-		runs = append(runs, run)
+		then = append(then, step{p.Kind, run})
 	}
 	if err := started(); err != nil {
 		return err
 	}
-	for i, run := range runs {
-		if err := run(); err != nil {
-			return fmt.Errorf("%s: %s: %w", sc.Name, sc.Parts[i].Kind, err)
+	for i, steps := range [][]step{first, append(then, second...)} {
+		if i == 1 && midway != nil {
+			if err := midway(); err != nil {
+				return err
+			}
+		}
+		for _, st := range steps {
+			if err := st.run(); err != nil {
+				return fmt.Errorf("%s: %s: %w", sc.Name, st.kind, err)
+			}
 		}
 	}
 	return nil
@@ -1112,4 +1220,49 @@ func finThenData(lose loss, delivered bool) playFunc {
 			return sleep(l.ctx, ackDelay)
 		})
 	}
+}
+
+// later returns the acts of a kind in two acts: in the first, n
+// connections are opened and carry a message each way; in the second, end
+// is done to each, then the scenario waits wait.
+func later(end func(l *Lab, p pair) error, wait time.Duration) actsFunc {
+	return func(l *Lab, port uint16, n int) (func() error, func() error, error) {
+		var ps []pair
+		first, err := withConnections(l, port, n, func(opened []pair) error {
+			ps = opened
+			return sleep(l.ctx, ackDelay)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return first, func() error {
+			for _, p := range ps {
+				if err := end(l, p); err != nil {
+					return err
+				}
+			}
+			return sleep(l.ctx, wait)
+		}, nil
+	}
+}
+
+func closeByClient(l *Lab, p pair) error { return l.closeFirst(p.c, p.s, false) }
+
+func resetByClient(_ *Lab, p pair) error {
+	if err := p.c.SetLinger(0); err != nil {
+		return err
+	}
+	if err := p.c.Close(); err != nil {
+		return err
+	}
+	return expectReset(p.s)
+}
+
+// orphanClient close()s the client, not shutdown: only an orphaned
+// FIN_WAIT2 is timed; the server reads EOF and stays in CLOSE_WAIT.
+func orphanClient(_ *Lab, p pair) error {
+	if err := p.c.Close(); err != nil {
+		return err
+	}
+	return readEOF(p.s)
 }
