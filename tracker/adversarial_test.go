@@ -184,3 +184,32 @@ func TestOneSidedHandshake(t *testing.T) {
 		})
 	}
 }
+
+// TestListenerEvictionOrder: at the bound, the listener that answered no
+// SYN for longest goes, and one that answered since it was added gets a
+// second chance.
+func TestListenerEvictionOrder(t *testing.T) {
+	tr := New(Config{MaxFlows: 16})
+	now := time.Unix(1700000000, 0)
+	answer := func(n int) {
+		now = now.Add(time.Millisecond)
+		srv := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(n >> 8)}), uint16(1000+n))
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, 1}), uint16(40000+n))
+		tr.Track(&Segment{UnixNano: now.UnixNano(), Src: cli.Addr(), SrcPort: cli.Port(), Dst: srv.Addr(), DstPort: srv.Port(), Flags: SYN, Seq: 1})
+		tr.Track(&Segment{UnixNano: now.UnixNano(), Src: srv.Addr(), SrcPort: srv.Port(), Dst: cli.Addr(), DstPort: cli.Port(), Flags: SYN | ACK, Seq: 7, Ack: 2})
+	}
+	bound := tr.maxListeners()
+	for n := range bound {
+		answer(n)
+	}
+	answer(0) // the oldest answers again: a second chance
+	answer(bound)
+	has := func(n int) bool {
+		_, ok := tr.listeners[listenKey{addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(n >> 8)}), port: uint16(1000 + n)}]
+		return ok
+	}
+	if !has(0) || has(1) || !has(2) || !has(bound) {
+		t.Errorf("after the bound: 0 kept %v, 1 kept %v, 2 kept %v, the new one kept %v; want the second-oldest gone",
+			has(0), has(1), has(2), has(bound))
+	}
+}

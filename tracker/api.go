@@ -46,11 +46,14 @@ type Config struct {
 	// of its SYNs (see Conn), 80 bytes a flow more. Conns and
 	// Socket.Info report them. OnClose and OnHandshake imply it.
 	Info bool
-	// OnClose, when set, is called once for every connection when it ends:
-	// the first time nothing on it is alive but TIME_WAIT (see Conn.End).
-	// A connection that never had an endpoint in a counted state (a lone
-	// segment, never proven) is not reported. The Conn is only valid
-	// during the call.
+	// OnClose, when set, is called once for every connection, when the
+	// tracker lets go of it: its flow leaves the table (the timers that
+	// follow its end, or eviction) or a new connection takes its 4-tuple.
+	// The record is final then: an end the wire later took back (a FIN
+	// resent after the ACK that ended it) is not reported as one. Conn.End
+	// says how it ended. A connection that never had an endpoint in a
+	// counted state (a lone segment, never proven) is not reported. The
+	// Conn is only valid during the call.
 	OnClose func(*Conn)
 	// OnHandshake, when set, is called when the client's ACK of the
 	// server's SYN+ACK is seen, with Conn.SynRTT (0 if the SYN was not

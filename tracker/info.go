@@ -27,13 +27,34 @@ type info struct {
 	// one past its SYN, or its first sequence number seen; wraps counts
 	// how often its next sequence number went round to base since.
 	base    [2]Seq
-	wraps   [2]uint32
+	wraps   [2]uint16 // 256 TiB each way before it wraps itself
 	retrans [2]uint32 // segments it resent: sequence space it had sent before
 	mss     [2]uint16 // the MSS its SYN announced, 0 if none seen
 	opts    [2]uint8  // what its SYN offered (optSACK...)
 	flags   uint8     // infoShown...
-	resetBy uint8     // 1 + the side that sent the RST that ended it
+	// When it ended (infoEnded): how (end), and the states its endpoints
+	// ended in, side 0's in the low four bits, which its record reports
+	// however the timers move them after.
+	end       endHow
+	endStates uint8
 }
+
+// endHow is how a connection ended (see Conn.End): endFin and on, with the
+// side that sent the RST in bit 7 for endRST.
+type endHow uint8
+
+const (
+	endNone endHow = iota
+	endFin
+	endRST
+	endTimeout
+	endEvicted
+	endReused
+	endForgotten
+	endByOne endHow = 1 << 7 // for endRST: side 1 sent it
+)
+
+var endNames = [...]string{"", "fin", "rst", "timeout", "evicted", "reused", "forgotten"}
 
 // The options an endpoint's SYN offered (info.opts).
 const (
@@ -47,7 +68,7 @@ const (
 // The connection's own flags (info.flags).
 const (
 	infoShown    uint8 = 1 << iota // an endpoint has been in a counted state: it is a connection
-	infoEnded                      // its close record has been reported
+	infoEnded                      // nothing on it is alive but TIME_WAIT (see noteState)
 	infoHSSyn                      // hs holds a SYN's time
 	infoHSSynAck                   // hs holds a SYN+ACK's time
 	infoSynRTT                     // synRTT measured
@@ -69,13 +90,17 @@ type Conn struct {
 	// count its timeout; 0 when not seen.
 	SynRTT, AckRTT time.Duration
 	PickedUp       bool // the handshake was not seen
-	// End says why the connection ended, in Config.OnClose only: "fin"
+	// End says how the connection ended, empty while it has not: "fin"
 	// (both FINs, or a FIN and a timer), "rst" (an RST; ResetByClient says
 	// whose), "timeout" (a timer: a handshake never completed, a FIN never
 	// acknowledged), "evicted" (the table was full), "reused" (a new SYN
-	// on the 4-tuple) or "forgotten" (a connection idle beyond every timer).
+	// on the 4-tuple) or "forgotten" (idle beyond every timer). It ends the
+	// first time nothing on it is alive but TIME_WAIT; Client.State and
+	// Server.State are then the states they ended in, and their Since
+	// when they entered them.
 	End           string
 	ResetByClient bool
+	Ended         time.Time // when it ended, with End
 }
 
 // EndpointInfo is one endpoint of a Conn.
@@ -222,50 +247,59 @@ func (in *info) noteSyn(side int, seg *Segment) {
 func micros(d int64) uint32 { return uint32(min(max(d/1000, 0), 1<<32-1)) }
 
 // noteState notes that the endpoint on side of flow i, c, entered state to
-// at ns, and reports the connection's end the first time nothing on it is
-// alive but TIME_WAIT. reason is setState's.
+// at ns, and notes the connection's end the first time nothing on it is
+// alive but TIME_WAIT: how, and the states it ended in. After its end, the
+// facts stand still (a timer taking TIME_WAIT to CLOSED is no news), unless
+// an endpoint comes back: its FIN resent, the ACK that ended it never
+// reached it. reason is setState's.
 func (t *Tracker) noteState(i int32, c *conn, side int, to State, ns int64, cause *Segment, reason string) {
 	in := &t.info[i]
+	if in.flags&infoEnded != 0 {
+		switch to {
+		case Unknown, Close, TimeWait:
+			return
+		}
+		in.flags &^= infoEnded
+		in.end = endNone
+	}
 	in.since[side] = ns
 	if to.Counted() {
 		in.flags |= infoShown
 	}
-	if in.flags&infoEnded != 0 && !c.finished() {
-		// A withdrawal brought an endpoint back (its FIN resent: the ACK
-		// that ended the connection never reached it): open again, listed
-		// by Conns, and its end reported again.
-		in.flags &^= infoEnded
-		in.resetBy = 0
+	if in.flags&infoShown == 0 || !c.finished() {
+		return
 	}
-	if in.flags&(infoShown|infoEnded) != infoShown || !c.finished() {
+	how := endFin
+	switch {
+	case cause != nil && cause.Flags&RST != 0:
+		how = endRST | endHow(t.flows.sender(c, cause))<<7
+	case reason == "timer":
+		how = endTimeout
+	case reason == "reused":
+		how = endReused
+	}
+	t.endNow(i, c, how)
+}
+
+// endNow notes that flow i, c, ended now, how, in the states its endpoints
+// are in, unless it has ended already or never was a connection.
+func (t *Tracker) endNow(i int32, c *conn, how endHow) {
+	in := &t.info[i]
+	if in.flags&(infoShown|infoEnded) != infoShown {
 		return
 	}
 	in.flags |= infoEnded
-	if cause != nil && cause.Flags&RST != 0 {
-		in.resetBy = 1 + uint8(t.flows.sender(c, cause))
-	}
-	if t.cfg.OnClose == nil {
-		return
-	}
-	r := t.connOf(i, c)
-	r.End = endOf(in, reason, t.evicting)
-	r.ResetByClient = in.resetBy == 1+uint8(c.client())
-	t.cfg.OnClose(r)
+	in.end = how
+	in.endStates = uint8(c.ep[0].state()) | uint8(c.ep[1].state())<<4
 }
 
-// endOf names why a connection ended (see Conn.End).
-func endOf(in *info, reason string, evicting bool) string {
-	switch {
-	case evicting:
-		return "evicted"
-	case in.resetBy != 0:
-		return "rst"
-	case reason == "timer":
-		return "timeout"
-	case reason == "reused", reason == "forgotten":
-		return reason
+// letGo reports flow i, c, to Config.OnClose as the tracker lets go of it
+// (its flow leaves the table, or a new connection takes its 4-tuple): its
+// record is final then. Call it once its endpoints are out of the counts.
+func (t *Tracker) letGo(i int32, c *conn) {
+	if t.cfg.OnClose != nil && t.info[i].flags&infoShown != 0 {
+		t.cfg.OnClose(t.connOf(i, c))
 	}
-	return "fin"
 }
 
 // connOf fills in the Tracker's reused Conn with flow i, c.
@@ -281,6 +315,17 @@ func (t *Tracker) connOf(i int32, c *conn) *Conn {
 		Last:     time.Unix(0, in.last),
 		PickedUp: c.pickedUp(),
 	}
+	if in.flags&infoEnded != 0 {
+		// Ended when its last endpoint entered the state it ended in,
+		// or, for an end that is the tracker's letting go, now.
+		r.Ended = time.Unix(0, max(in.since[0], in.since[1]))
+		if how := in.end &^ endByOne; how == endEvicted || how == endForgotten {
+			r.Ended = time.Unix(0, t.now)
+		}
+		r.End = endNames[in.end&^endByOne]
+		r.ResetByClient = in.end&^endByOne == endRST && (in.end&endByOne != 0) == (cl == 1)
+		r.Client.State, r.Server.State = in.endState(cl), in.endState(1-cl)
+	}
 	if in.flags&infoSynRTT != 0 {
 		r.SynRTT = time.Duration(in.synRTT) * time.Microsecond
 	}
@@ -289,6 +334,9 @@ func (t *Tracker) connOf(i int32, c *conn) *Conn {
 	}
 	return r
 }
+
+// endState returns the state the endpoint on side ended in.
+func (in *info) endState(side int) State { return State(in.endStates >> (4 * side) & 0xf) }
 
 // endpointInfo returns the facts of the endpoint on side of flow i, c.
 func (t *Tracker) endpointInfo(i int32, c *conn, side int) EndpointInfo {
@@ -321,8 +369,8 @@ func (t *Tracker) endpointInfo(i int32, c *conn, side int) EndpointInfo {
 	return x
 }
 
-// Conns calls fn for every connection in the table that has not ended
-// (see Conn.End), Local filter aside, in no particular order; only with
+// Conns calls fn for every connection in the table, ended (Conn.End set)
+// or not, Local filter aside, in no particular order; only with
 // Config.Info. The Conn is valid only during the call.
 func (t *Tracker) Conns(fn func(*Conn)) {
 	if t.info == nil {
@@ -330,7 +378,7 @@ func (t *Tracker) Conns(fn func(*Conn)) {
 	}
 	for i := range t.flows.used {
 		c := t.flows.at(i)
-		if c.class() == classFree || t.info[i].flags&(infoShown|infoEnded) != infoShown {
+		if c.class() == classFree || t.info[i].flags&infoShown == 0 {
 			continue
 		}
 		fn(t.connOf(i, c))

@@ -17,6 +17,34 @@ type listenEntry struct {
 	added int64
 }
 
+// listenRing is a queue of listenEntry in a ring that grows by doubling:
+// pushing and popping make no garbage, as a listener flood does both for
+// every SYN+ACK.
+type listenRing struct {
+	buf     []listenEntry
+	head, n int
+}
+
+func (r *listenRing) push(e listenEntry) {
+	if r.n == len(r.buf) {
+		buf := make([]listenEntry, max(2*len(r.buf), 64))
+		for i := range r.n {
+			buf[i] = r.buf[(r.head+i)%len(r.buf)]
+		}
+		r.buf, r.head = buf, 0
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = e
+	r.n++
+}
+
+func (r *listenRing) pop() listenEntry {
+	e := r.buf[r.head]
+	r.buf[r.head] = listenEntry{} // its key holds a pointer
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	return e
+}
+
 // maxListeners bounds the inferred listeners: a sixteenth of the flow
 // table's bound, at least 1024, so that a flood of SYN+ACKs from invented
 // servers stays within the memory the table's bound states.
@@ -36,7 +64,7 @@ func (t *Tracker) addListener(k listenKey, local bool) *listenHealth {
 	}
 	h := t.healths.alloc()
 	t.listeners[k] = listener{last: t.now, added: t.now, local: local, health: h}
-	t.listenAge = append(t.listenAge, listenEntry{k, t.now})
+	t.listenAge.push(listenEntry{k, t.now})
 	if local {
 		t.stats.Listeners++
 	}
@@ -49,9 +77,8 @@ func (t *Tracker) addListener(k listenKey, local bool) *listenHealth {
 // choice depends on the capture alone, never on the map's order, so that
 // the same capture always gives the same answer.
 func (t *Tracker) evictListener() {
-	for len(t.listenAge) > 0 {
-		e := t.listenAge[0]
-		t.listenAge = t.listenAge[1:]
+	for t.listenAge.n > 0 {
+		e := t.listenAge.pop()
 		l, ok := t.listeners[e.key]
 		switch {
 		case !ok || l.added != e.added:
@@ -59,7 +86,7 @@ func (t *Tracker) evictListener() {
 		case l.last > l.added:
 			l.added = l.last
 			t.listeners[e.key] = l
-			t.listenAge = append(t.listenAge, listenEntry{e.key, l.added})
+			t.listenAge.push(listenEntry{e.key, l.added})
 		default:
 			t.dropListener(e.key, l)
 			t.stats.Evictions[EvictListener]++
@@ -89,12 +116,10 @@ func (t *Tracker) sweepListeners() {
 	t.sweepAt = t.now + timeout/4
 	// Keep listenAge to the live entries, in order: stale ones would
 	// otherwise pile up as listeners come and go.
-	live := t.listenAge[:0]
-	for _, e := range t.listenAge {
+	for range t.listenAge.n {
+		e := t.listenAge.pop()
 		if l, ok := t.listeners[e.key]; ok && l.added == e.added {
-			live = append(live, e)
+			t.listenAge.push(e)
 		}
 	}
-	clear(t.listenAge[len(live):])
-	t.listenAge = live
 }

@@ -54,7 +54,7 @@ type Tracker struct {
 	listeners map[listenKey]listener
 	// listenAge holds the listeners in the order they were added or last
 	// given a second chance, for eviction (listeners.go).
-	listenAge []listenEntry
+	listenAge listenRing
 	healths   healthSlab // the listeners' health (listenstats.go)
 	// sweepAt is when advance next forgets the listeners not seen for
 	// ListenerTimeout, nanoseconds since the Unix epoch.
@@ -66,8 +66,7 @@ type Tracker struct {
 	info []info
 	cr   Conn
 	// restarted says a new connection began on the flow being stepped;
-	// evicting, that the flow being forgotten is evicted (info.go).
-	restarted, evicting bool
+	restarted bool
 	// noShortcut makes step take the whole rulebook for every segment, so
 	// that tests can check that stepSteady changes nothing.
 	noShortcut bool
@@ -562,6 +561,9 @@ func (t *Tracker) restart(i int32, side int, now tick) {
 			t.setState(i, c, &c.ep[e], Close, nil, "reused")
 		}
 	}
+	if t.info != nil {
+		t.letGo(i, c)
+	}
 	for e := range c.ep {
 		ep := &c.ep[e]
 		// Its state is Close or Unknown now: neither is counted.
@@ -636,7 +638,7 @@ func (t *Tracker) expire(i int32) {
 		return
 	}
 	if c.lingering() {
-		t.forget(i)
+		t.forget(i, endForgotten)
 		return
 	}
 	for e := range c.ep {
@@ -654,25 +656,30 @@ func (t *Tracker) expire(i int32) {
 	if d := t.deadline(c); d == 0 || d > t.nowFloor {
 		t.flows.refile(i, d)
 	} else {
-		t.forget(i) // a timer that closed nothing: nothing will
+		t.forget(i, endForgotten) // a timer that closed nothing: nothing will
 	}
 }
 
 // evict drops flow i to make room.
 func (t *Tracker) evict(i int32, why EvictReason) {
 	t.stats.Evictions[why]++
-	t.evicting = true // for the connection's end (see noteState)
-	t.forget(i)
-	t.evicting = false
+	t.forget(i, endEvicted)
 }
 
-// forget removes flow i, taking its live endpoints out of the counts.
-func (t *Tracker) forget(i int32) {
+// forget removes flow i, taking its live endpoints out of the counts. how
+// is the end of a connection that had not ended (see Conn.End).
+func (t *Tracker) forget(i int32, how endHow) {
 	c := t.flows.at(i)
+	if t.info != nil {
+		t.endNow(i, c, how)
+	}
 	for e := range c.ep {
 		if c.ep[e].state().Counted() {
 			t.setState(i, c, &c.ep[e], Unknown, nil, "forgotten")
 		}
+	}
+	if t.info != nil {
+		t.letGo(i, c)
 	}
 	t.flows.remove(i)
 }

@@ -86,25 +86,23 @@ func endpointJSON(e *tracker.EndpointInfo) jsonEndpoint {
 	return j
 }
 
-// endTime is when c ended: the last change of state of either endpoint,
-// the one that ended it.
-func endTime(c *tracker.Conn) time.Time {
-	if c.Server.Since.After(c.Client.Since) {
-		return c.Server.Since
-	}
-	return c.Client.Since
-}
-
-// writeOpen writes a line for every connection still open in tr, with
-// end "open" and the time of tr's clock, oldest first: what a capture file
-// ends with.
+// writeOpen writes a line for every connection the tracker still holds,
+// oldest first, when tcptrack stops (a capture file's end, a signal): those
+// that have ended with their end, the others with end "open" and the time
+// of tr's clock, so that the file accounts for every connection.
 func (out *outputs) writeOpen(tr *tracker.Tracker) {
 	if out.conns == nil {
 		return
 	}
 	at := tr.Stats().Time
 	var open []*jsonConn
-	tr.Conns(func(c *tracker.Conn) { open = append(open, connJSON(c, at, out.seed)) })
+	tr.Conns(func(c *tracker.Conn) {
+		when := at
+		if c.End != "" {
+			when = c.Ended
+		}
+		open = append(open, connJSON(c, when, out.seed))
+	})
 	slices.SortFunc(open, func(a, b *jsonConn) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Client.Addr, b.Client.Addr), cmp.Compare(a.Server.Addr, b.Server.Addr))
 	})

@@ -246,6 +246,7 @@ wait:
 	if c.src != nil {
 		c.src.Close()
 	}
+	outs.writeOpen(c.tr) // the capture has stopped: the tracker is this goroutine's now
 	if o.top.on {
 		err := <-viewErr // the terminal is restored
 		sink.release(stderr)

@@ -49,7 +49,7 @@ func newOutputs(o *options) *outputs {
 		o.track.OnTransition = func(t *tracker.Transition) { s.encode(transitionJSON(t)) }
 	}
 	if out.conns = add("--connections", o.connections); out.conns != nil {
-		o.track.OnClose = func(c *tracker.Conn) { out.conns.encode(connJSON(c, endTime(c), out.seed)) }
+		o.track.OnClose = func(c *tracker.Conn) { out.conns.encode(connJSON(c, c.Ended, out.seed)) }
 	}
 	return out
 }
