@@ -62,6 +62,10 @@ run() {
 	case $tool in
 	tcptrack) cmd=(bin/tcptrack -r "$file") ;;
 	tcptrack/1) cmd=(taskset -c 0 bin/tcptrack -r "$file") ;;
+	# The connection facts kept and every connection's record written:
+	# what --info, --connections, the view and the exporter's RTT and age
+	# metrics cost.
+	+facts) cmd=(bin/tcptrack -r "$file" --connections /dev/null) ;;
 	tcptrace) cmd=(tcptrace -n "$file") ;;
 	tshark) cmd=(tshark -q -z conv,tcp -r "$file") ;;
 	esac
@@ -96,6 +100,7 @@ echo "tcptrace (-n) runs on the full traces, tshark (-q -z conv,tcp) only on the
 echo "tcptrack runs on all, so each ratio (tool CPU / tcptrack CPU, tcptrack RSS / tool RSS) compares the same file."
 echo "tcptrack reads and decodes on one core while it tracks on the other; tcptrack/1 is the same run held to one core"
 echo "(taskset -c 0), where the two stages take turns: its wall-clock packets/s is the one-core figure."
+echo "+facts is the two-core run keeping every connection's facts and writing its record (--connections /dev/null)."
 echo "Runs over ${CAP}s are abandoned."
 echo
 printf '%-16s %9s %8s  %-9s %7s %7s %10s %11s %7s %8s %9s  %s\n' trace packets flows tool wall_s cpu_s packets/s "(wall)" ns/pkt RSS_MB bytes/flow "tcptrack vs tool: speed, memory"
@@ -110,10 +115,10 @@ for t in "${TRACES[@]}"; do
 	cat "$file" >/dev/null
 	read -r tw tc trss <<<"$(median tcptrack "$file")"
 	label=$name
-	for tool in tcptrack tcptrack/1 $others; do
+	for tool in tcptrack tcptrack/1 +facts $others; do
 		if [[ $tool == tcptrack ]]; then
 			w=$tw c=$tc rss=$trss
-		elif [[ $tool != tcptrack/1 ]] && ! have "$tool"; then
+		elif [[ $tool != tcptrack/1 && $tool != +facts ]] && ! have "$tool"; then
 			printf '%-16s %10s %9s  %-9s %s\n' "" "" "" "$tool" "not installed"
 			continue
 		else
@@ -128,7 +133,9 @@ for t in "${TRACES[@]}"; do
 		awk -v n="$label" -v p="$pkts" -v f="$flows" -v tool="$tool" -v w="$w" -v c="$c" -v rss="$rss" -v tc="$tc" -v trss="$trss" 'BEGIN {
 			c = c > 0 ? c : 0.005; tc = tc > 0 ? tc : 0.005
 			ratio = ""
-			if (tool != "tcptrack" && trss != "-")
+			if (tool == "+facts")
+				ratio = sprintf("facts: %+.0f%% CPU, %+.0f bytes/flow", 100 * (c / tc - 1), (rss - trss) * 1024 / f)
+			else if (tool != "tcptrack" && trss != "-")
 				ratio = sprintf("%.1fx faster, %.2fx the memory", c / tc, trss / rss)
 			pp = n == "" ? "" : p; ff = n == "" ? "" : f
 			printf "%-16s %9s %8s  %-9s %7.2f %7.2f %10.0f %11s %7.0f %8.1f %9.0f  %s\n", n, pp, ff, tool, w, c, p / c, sprintf("(%.0f)", p / w), c * 1e9 / p, rss / 1024, rss * 1024 / f, ratio
