@@ -3,18 +3,14 @@ package pcaps_test
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tcptrack/tcptrack/decode"
 	"github.com/tcptrack/tcptrack/internal/netlab"
+	"github.com/tcptrack/tcptrack/internal/pcaptest"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -124,11 +120,11 @@ func compareWithKernel(t *testing.T, sc netlab.Scenario, pcapPath, ssPath string
 		}
 		if unconfirmed {
 			wantUnconfirmed[st]++
-			wantUnconfirmedSet[socketKey(st, s.Local, s.Peer, s.SendQ)]++
+			wantUnconfirmedSet[pcaptest.Key(st, s.Local, s.Peer, s.SendQ)]++
 			continue
 		}
 		want[st]++
-		wantSet[socketKey(st, s.Local, s.Peer, s.SendQ)]++
+		wantSet[pcaptest.Key(st, s.Local, s.Peer, s.SendQ)]++
 	}
 	stats := tr.Stats()
 	for st := range tracker.NumStates {
@@ -149,9 +145,9 @@ func compareSets(t *testing.T, pcapPath, ssPath, what string, want map[string]in
 	t.Helper()
 	got := map[string]int{}
 	list(func(s tracker.Socket) {
-		got[socketKey(s.State, s.Local, s.Peer, s.SendQ)]++
+		got[pcaptest.Key(s.State, s.Local, s.Peer, s.SendQ)]++
 	})
-	if missing, extra := diff(want, got), diff(got, want); len(missing)+len(extra) > 0 {
+	if missing, extra := pcaptest.Diff(want, got), pcaptest.Diff(got, want); len(missing)+len(extra) > 0 {
 		t.Errorf("%s: %ssockets differ from %s\nkernel only (missed by tracker):\n\t%s\ntracker only (not in kernel):\n\t%s",
 			pcapPath, what, ssPath, strings.Join(missing, "\n\t"), strings.Join(extra, "\n\t"))
 	}
@@ -170,51 +166,12 @@ func track(t *testing.T, path string, cfg tracker.Config) *tracker.Tracker {
 // after the tracker has seen it.
 func trackEach(t *testing.T, path string, cfg tracker.Config, each func(*tracker.Segment)) *tracker.Tracker {
 	t.Helper()
-	src, err := decode.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dec := decode.NewDecoder()
 	tr := tracker.New(cfg)
-	var (
-		fr  decode.Frame
-		seg tracker.Segment
-	)
-	for {
-		err := src.Next(&fr)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if err := dec.Decode(&fr, &seg); err != nil {
-			if !errors.Is(err, decode.ErrNotTCP) {
-				t.Errorf("%s: frame %d: %v", path, fr.Number, err)
-			}
-			continue
-		}
-		tr.Track(&seg)
+	pcaptest.File(t, path, func(seg *tracker.Segment) {
+		tr.Track(seg)
 		if each != nil {
-			each(&seg)
+			each(seg)
 		}
-	}
+	})
 	return tr
-}
-
-func socketKey(st tracker.State, local, peer fmt.Stringer, sendQ uint32) string {
-	return fmt.Sprintf("%-11s %s %s Send-Q %d", st, local, peer, sendQ)
-}
-
-// diff lists what a holds more often than b, sorted.
-func diff(a, b map[string]int) []string {
-	var out []string
-	for k, n := range a {
-		for range n - b[k] {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

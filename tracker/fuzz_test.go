@@ -62,7 +62,12 @@ func FuzzTracker(f *testing.F) {
 		run := func(exact bool) (Stats, string) {
 			var bad, log string
 			var cur *Segment
-			tr := New(Config{MaxFlows: 4, OnTransition: func(x *Transition) {
+			tr := New(Config{MaxFlows: 4, OnClose: func(c *Conn) {
+				// Every record says how its connection ended.
+				if c.End == "" || c.Ended.Before(c.Start) {
+					bad = fmt.Sprintf("close record without an end: %+v", *c)
+				}
+			}, OnTransition: func(x *Transition) {
 				log += fmt.Sprintln(x.Endpoint, x.From, x.To, x.Reason)
 				if x.From != Close || x.To == Unknown {
 					return
@@ -71,7 +76,7 @@ func FuzzTracker(f *testing.F) {
 				case x.Cause != nil && x.Cause.Flags&SYN != 0:
 				case x.To == LastAck && x.Cause != nil && x.Cause.Flags&FIN != 0 && x.Cause == cur:
 				default:
-					bad = x.From.String() + ">" + x.To.String() + " reason " + x.Reason
+					bad = "an endpoint left CLOSE: " + x.From.String() + ">" + x.To.String() + " reason " + x.Reason
 				}
 			}})
 			tr.noShortcut = exact
@@ -83,7 +88,7 @@ func FuzzTracker(f *testing.F) {
 				}
 			})
 			if bad != "" {
-				t.Fatalf("an endpoint left CLOSE: %s", bad)
+				t.Fatalf("%s", bad)
 			}
 			checkCounts(t, tr)
 			tr.Advance(tr.Stats().Time.Add(10 * time.Minute))

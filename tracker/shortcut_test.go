@@ -2,7 +2,6 @@ package tracker_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/tcptrack/tcptrack/decode"
 	"github.com/tcptrack/tcptrack/internal/gen"
+	"github.com/tcptrack/tcptrack/internal/pcaptest"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -72,7 +72,6 @@ func same(t *testing.T, open func() decode.Source) {
 // run returns a transcript of every transition, then the counts, the
 // listing with facts and the stats, with or without the shortcut.
 func run(t *testing.T, src decode.Source, exact bool) ([]string, int) {
-	defer src.Close()
 	var out []string
 	tr := tracker.New(tracker.Config{MaxFlows: 5000, Info: true, OnTransition: func(x *tracker.Transition) {
 		out = append(out, fmt.Sprintf("%v %v %v>%v %s", x.Time.UnixNano(), x.Endpoint, x.From, x.To, x.Reason))
@@ -80,24 +79,11 @@ func run(t *testing.T, src decode.Source, exact bool) ([]string, int) {
 	if exact {
 		tracker.WithoutShortcut(tr)
 	}
-	d := decode.NewDecoder()
-	var f decode.Frame
-	var seg tracker.Segment
 	segs := 0
-	for {
-		err := src.Next(&f)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.Decode(&f, &seg) != nil {
-			continue
-		}
-		tr.Track(&seg)
+	pcaptest.Source(t, "capture", src, func(seg *tracker.Segment) {
+		tr.Track(seg)
 		segs++
-	}
+	})
 	var socks []string
 	tr.Sockets(func(s tracker.Socket) {
 		i := s.Info

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/tcptrack/tcptrack/decode"
 	"github.com/tcptrack/tcptrack/internal/chart"
 	"github.com/tcptrack/tcptrack/internal/netlab"
+	"github.com/tcptrack/tcptrack/internal/pcaptest"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -101,7 +101,7 @@ func compareMoments(t *testing.T, pcap string, snapshots ...string) {
 		for _, s := range listed {
 			got[sockKey(s)]++
 		}
-		if missing, extra := setDiff(wantSet, got), setDiff(got, wantSet); len(missing)+len(extra) > 0 {
+		if missing, extra := pcaptest.Diff(wantSet, got), pcaptest.Diff(got, wantSet); len(missing)+len(extra) > 0 {
 			t.Errorf("%s: --at %s --sockets differs\nkernel only:\n\t%s\ntcptrack only:\n\t%s",
 				ss, forms[0], strings.Join(missing, "\n\t"), strings.Join(extra, "\n\t"))
 		}
@@ -134,20 +134,7 @@ func kernelView(t *testing.T, ss string, kernel []netlab.Socket) (map[string]int
 	return counts, set
 }
 
-func sockKey(s netlab.Socket) string {
-	return fmt.Sprintf("%-11s %s %s Send-Q %d", s.State, s.Local, s.Peer, s.SendQ)
-}
-
-func setDiff(a, b map[string]int) []string {
-	var out []string
-	for k, n := range a {
-		for range n - b[k] {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func sockKey(s netlab.Socket) string { return pcaptest.Key(s.State, s.Local, s.Peer, s.SendQ) }
 
 func mapsEqual(a, b map[string]int) bool {
 	for k, v := range a {
