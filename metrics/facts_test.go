@@ -224,17 +224,7 @@ func BenchmarkObserveHandshake(b *testing.B) {
 func BenchmarkOldestAges(b *testing.B) {
 	bd := NewBreakdown(BreakdownConfig{TopPorts: DefaultTopPorts})
 	tr := factsTracker(bd, 1<<21)
-	t0 := time.Unix(1_700_000_000, 0)
-	for srv := range 2000 {
-		server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(srv >> 8), byte(srv)}), uint16(1000+srv%1000))
-		for c := range 500 {
-			client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(c >> 8), byte(c)}), uint16(20000+srv))
-			handshake(tr, t0, client, server)
-		}
-	}
-	if f := tr.Stats().Flows; f != 1_000_000 {
-		b.Fatalf("%d flows", f)
-	}
+	millionFlows(b, tr)
 	bd.Update(tr, &Snapshot{})
 	b.Run("table", func(b *testing.B) {
 		oldest := make([][tracker.NumStates]int64, len(bd.rowPorts)+1)

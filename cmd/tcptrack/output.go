@@ -66,10 +66,16 @@ func (out *outputs) open(stdout io.Writer) error {
 
 // flush writes out what is buffered. It returns the first write error
 // since a file was opened, naming its flag.
-func (out *outputs) flush() error {
+func (out *outputs) flush() error { return out.each((*lineStream).flush) }
+
+// close flushes and closes every file, returning the first error.
+func (out *outputs) close() error { return out.each((*lineStream).close) }
+
+// each calls fn on every stream, returning the first error.
+func (out *outputs) each(fn func(*lineStream) error) error {
 	var first error
 	for _, s := range out.streams {
-		if err := s.flush(); err != nil && first == nil {
+		if err := fn(s); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -95,17 +101,6 @@ func (out *outputs) reopen(logger *slog.Logger) {
 	if files == 0 {
 		logger.Info("SIGHUP: no file to reopen")
 	}
-}
-
-// close flushes and closes every file, returning the first error.
-func (out *outputs) close() error {
-	var first error
-	for _, s := range out.streams {
-		if err := s.close(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
 }
 
 // stdout runs fn, which writes a report to stdout, after every line of the
