@@ -165,6 +165,7 @@ type Socket struct {
 	// Gap means the peer acknowledged bytes the capture never showed: the
 	// capture lost packets of this flow, so its state may lag the truth.
 	Gap bool
-	// Info holds the connection's facts when Config.Info is set, else nil.
+	// Info holds the connection's facts when Config.Info is set, else nil;
+	// both endpoints of a connection share it.
 	Info *Conn
 }

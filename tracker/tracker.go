@@ -834,10 +834,14 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 		if c.class() == classFree {
 			continue
 		}
+		var info *Conn // one copy for both endpoints of the connection
 		for e := range c.ep {
 			ep, peer := &c.ep[e], &c.ep[1-e]
 			if !ep.state().Counted() || ep.facts&confirmed != want || !ep.has(local) {
 				continue
+			}
+			if info == nil {
+				info = t.infoCopy(i, c)
 			}
 			fn(Socket{
 				State:    ep.state(),
@@ -850,7 +854,7 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 				PickedUp: c.pickedUp(),
 				Client:   c.client() == e,
 				Gap:      c.flags&flowGap != 0,
-				Info:     t.infoCopy(i, c),
+				Info:     info,
 			})
 		}
 	}
