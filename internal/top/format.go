@@ -39,11 +39,11 @@ func age(d time.Duration, atLeast bool) string {
 	return s
 }
 
-// quantity spells a count of bytes, or bytes per second, in at most five
-// characters: exact below 100,000, then three significant digits with k,
-// M, G or T (powers of 1000), cut rather than rounded.
-func quantity(x float64) string {
-	if x < 100_000 {
+// quantity spells a count of bytes, or bytes per second, exact below
+// exact, then with three significant digits and k, M, G or T (powers of
+// 1000), cut rather than rounded: "123k", "4.35M".
+func quantity(x, exact float64) string {
+	if x < exact {
 		return strconv.FormatUint(uint64(x), 10)
 	}
 	units := "kMGTPE"

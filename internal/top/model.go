@@ -55,7 +55,7 @@ func conns(l *metrics.Listing) []Conn {
 	if l == nil {
 		return nil
 	}
-	index := make(map[connKey]int, len(l.Sockets))
+	index := make(map[connKey]int, len(l.Sockets)/2) // two sockets a connection, mostly
 	out := make([]Conn, 0, len(l.Sockets))
 	for _, s := range l.Sockets {
 		k := connKey{s.Peer, s.Local, s.VLAN}
@@ -216,7 +216,7 @@ func rate(c *Conn, x float64) string {
 	if !c.Rated {
 		return "-"
 	}
-	return quantity(x)
+	return quantity(x, 100_000) // five characters
 }
 
 // rateKey sorts rows without a rate below those with one.
@@ -238,7 +238,7 @@ func bytesText(c *Conn, n uint64) string {
 	if !c.Info {
 		return ""
 	}
-	return quantity(float64(n))
+	return quantity(float64(n), 10_000_000) // seven characters
 }
 
 func noteRank(c *Conn) int {
@@ -304,21 +304,32 @@ type order struct {
 }
 
 // sortRows sorts rows by o, then by every column in turn so that the order
-// is stable from one listing to the next.
+// is the same from one listing to the next. It sorts indices, not rows: a
+// row is large, and a listing may hold a hundred thousand.
 func sortRows[R any](rows []R, cols []column[R], o order) {
-	slices.SortStableFunc(rows, func(a, b R) int {
-		c := cols[o.col].cmp(&a, &b)
+	idx := make([]int32, len(rows))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &rows[i], &rows[j]
+		c := cols[o.col].cmp(a, b)
 		if o.desc {
 			c = -c
 		}
 		if c != 0 {
 			return c
 		}
-		for i := range cols {
-			if c := cols[i].cmp(&a, &b); c != 0 {
+		for k := range cols {
+			if c := cols[k].cmp(a, b); c != 0 {
 				return c
 			}
 		}
-		return 0
+		return cmp.Compare(i, j)
 	})
+	sorted := make([]R, len(rows))
+	for k, i := range idx {
+		sorted[k] = rows[i]
+	}
+	copy(rows, sorted)
 }

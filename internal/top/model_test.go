@@ -120,9 +120,12 @@ func TestFormat(t *testing.T) {
 	for x, want := range map[float64]string{
 		0: "0", 999: "999", 99999: "99999", 100_000: "100k", 123_456: "123k", 4_350_000: "4.35M", 12_345_678: "12.3M", 1e12: "1.00T",
 	} {
-		if got := quantity(x); got != want {
+		if got := quantity(x, 100_000); got != want {
 			t.Errorf("quantity(%v) %q, want %q", x, got, want)
 		}
+	}
+	if got := quantity(9_999_999, 10_000_000); got != "9999999" {
+		t.Errorf("bytes %q", got)
 	}
 	for d, want := range map[time.Duration]string{
 		43 * time.Microsecond: "43us", 1250 * time.Microsecond: "1.2ms", 12 * time.Millisecond: "12ms", 1234 * time.Millisecond: "1.23s",
