@@ -166,6 +166,7 @@ type Socket struct {
 	// capture lost packets of this flow, so its state may lag the truth.
 	Gap bool
 	// Info holds the connection's facts when Config.Info is set, else nil;
-	// both endpoints of a connection share it.
+	// both endpoints of a connection share it, and Sockets lists them one
+	// after the other.
 	Info *Conn
 }

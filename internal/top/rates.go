@@ -16,6 +16,9 @@ import "time"
 type rates struct {
 	at   time.Time // the capture time of the previous listing
 	prev map[connKey]sample
+	// next is the map the next listing fills, kept from one listing to
+	// the next so that its room is not made again each time.
+	next map[connKey]sample
 }
 
 type sample struct {
@@ -25,12 +28,13 @@ type sample struct {
 	rated bool
 }
 
-func newRates() *rates { return &rates{prev: map[connKey]sample{}} }
+func newRates() *rates { return &rates{prev: map[connKey]sample{}, next: map[connKey]sample{}} }
 
 // update fills in the rates of rows, listed at capture time now, and keeps
 // their counts for the next listing.
 func (r *rates) update(rows []Conn, now time.Time) {
-	next := make(map[connKey]sample, len(rows))
+	next := r.next
+	clear(next)
 	for i := range rows {
 		c := &rows[i]
 		if !c.Info {
@@ -57,5 +61,5 @@ func (r *rates) update(rows []Conn, now time.Time) {
 		c.ClientRate, c.ServerRate, c.Rated = s.rate[0], s.rate[1], s.rated
 		next[k] = s
 	}
-	r.prev, r.at = next, now
+	r.prev, r.next, r.at = next, r.prev, now
 }
