@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// stream is what tshark makes of one TCP conversation of a capture.
-type stream struct {
+// viewStream is what tshark makes of one TCP conversation of a capture.
+type viewStream struct {
 	first   float64   // its first frame, seconds since the epoch
 	bytes   [2]uint64 // payload each way, from the stream's first sender
 	from    [2]netip.AddrPort
@@ -21,11 +21,11 @@ type stream struct {
 	hasIRTT bool
 }
 
-// tsharkStreams reads a capture with tshark: each TCP stream keyed by its
+// tsharkViewStreams reads a capture with tshark: each TCP stream keyed by its
 // two endpoints (the last stream when a 4-tuple was reused), and the time
 // of the last frame. Payload counts leave out what tshark calls a
 // retransmission or a keep-alive, as the view counts sequence space once.
-func tsharkStreams(t *testing.T, pcap string) (map[[2]netip.AddrPort]*stream, float64) {
+func tsharkViewStreams(t *testing.T, pcap string) (map[[2]netip.AddrPort]*viewStream, float64) {
 	t.Helper()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		if os.Geteuid() == 0 {
@@ -42,7 +42,7 @@ func tsharkStreams(t *testing.T, pcap string) (map[[2]netip.AddrPort]*stream, fl
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
-	byNum := map[string]*stream{}
+	byNum := map[string]*viewStream{}
 	var order []string
 	last := 0.0
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -56,7 +56,7 @@ func tsharkStreams(t *testing.T, pcap string) (map[[2]netip.AddrPort]*stream, fl
 		last = max(last, at)
 		s, ok := byNum[f[0]]
 		if !ok {
-			s = &stream{first: at, from: [2]netip.AddrPort{src, dst}}
+			s = &viewStream{first: at, from: [2]netip.AddrPort{src, dst}}
 			byNum[f[0]] = s
 			order = append(order, f[0])
 		}
@@ -77,7 +77,7 @@ func tsharkStreams(t *testing.T, pcap string) (map[[2]netip.AddrPort]*stream, fl
 			s.bytes[1] += n
 		}
 	}
-	streams := map[[2]netip.AddrPort]*stream{}
+	streams := map[[2]netip.AddrPort]*viewStream{}
 	for _, num := range order {
 		s := byNum[num]
 		streams[[2]netip.AddrPort{s.from[0], s.from[1]}] = s
@@ -148,7 +148,7 @@ func parseRTT(t *testing.T, s string) (v, unit float64) {
 // restarts the view's measure, not tshark's), "-" where tshark has none.
 func TestTopColumnsAgainstTshark(t *testing.T) {
 	const pcap = "../../pcaps/mixed.pcap"
-	streams, end := tsharkStreams(t, pcap)
+	streams, end := tsharkViewStreams(t, pcap)
 	m := newTerm(t, 200, 190, os.Args[0]+" top -r "+pcap+" --speed 0")
 	m.waitText("END OF FILE")
 	screen := m.waitFor("the listing at the end", func(s string) bool {

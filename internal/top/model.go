@@ -16,6 +16,7 @@ import (
 type Conn struct {
 	Client, Server netip.AddrPort
 	VLAN           uint16
+	Tunnel         uint32 // see tracker.Segment.Tunnel
 	// ClientState and ServerState are Unknown when that endpoint is not
 	// listed: closed, not yet confirmed, or outside --local.
 	ClientState, ServerState tracker.State
@@ -45,9 +46,10 @@ type Conn struct {
 type connKey struct {
 	client, server netip.AddrPort
 	vlan           uint16
+	tunnel         uint32
 }
 
-func (c *Conn) key() connKey { return connKey{c.Client, c.Server, c.VLAN} }
+func (c *Conn) key() connKey { return connKey{c.Client, c.Server, c.VLAN, c.Tunnel} }
 
 // conns turns a listing into rows, one per connection: the two endpoints of
 // a connection are two sockets of the listing.
@@ -63,7 +65,7 @@ func conns(l *metrics.Listing) []Conn {
 	var last *tracker.Conn
 	out := make([]Conn, 0, len(l.Sockets))
 	for _, s := range l.Sockets {
-		k := connKey{s.Peer, s.Local, s.VLAN}
+		k := connKey{s.Peer, s.Local, s.VLAN, s.Tunnel}
 		if s.Client {
 			k.client, k.server = s.Local, s.Peer
 		}
@@ -73,7 +75,7 @@ func conns(l *metrics.Listing) []Conn {
 			i = len(out) - 1
 		case s.Info != nil:
 			i, last = len(out), s.Info
-			out = append(out, Conn{Client: k.client, Server: k.server, VLAN: k.vlan})
+			out = append(out, Conn{Client: k.client, Server: k.server, VLAN: k.vlan, Tunnel: k.tunnel})
 			out[i].setInfo(s.Info)
 		default:
 			if index == nil {
@@ -83,7 +85,7 @@ func conns(l *metrics.Listing) []Conn {
 			if i, ok = index[k]; !ok {
 				i = len(out)
 				index[k] = i
-				out = append(out, Conn{Client: k.client, Server: k.server, VLAN: k.vlan})
+				out = append(out, Conn{Client: k.client, Server: k.server, VLAN: k.vlan, Tunnel: k.tunnel})
 			}
 		}
 		c := &out[i]
@@ -257,7 +259,7 @@ func bytesText(c *Conn, n uint64) string {
 }
 
 func noteRank(c *Conn) int {
-	r := int(c.VLAN) << 2
+	r := int(c.Tunnel)<<14 | int(c.VLAN)<<2
 	if c.PickedUp {
 		r |= 2
 	}
@@ -268,7 +270,7 @@ func noteRank(c *Conn) int {
 }
 
 // note says what the row's states rest on: a connection picked up
-// mid-stream, one whose capture lost packets, and its VLAN.
+// mid-stream, one whose capture lost packets, its VLAN and its tunnel.
 func note(c *Conn, _ time.Time) string {
 	s := ""
 	if c.PickedUp {
@@ -278,7 +280,10 @@ func note(c *Conn, _ time.Time) string {
 		s += "gap "
 	}
 	if c.VLAN != 0 {
-		s += "vlan" + strconv.Itoa(int(c.VLAN))
+		s += "vlan" + strconv.Itoa(int(c.VLAN)) + " "
+	}
+	if c.Tunnel != 0 {
+		s += "tun" + strconv.FormatUint(uint64(c.Tunnel), 10)
 	}
 	return s
 }
