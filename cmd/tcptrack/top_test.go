@@ -347,12 +347,20 @@ func TestTopKernelRecording(t *testing.T) {
 // at a time, plays it, pauses it, and reads it to the end.
 func TestTopReplayKeys(t *testing.T) {
 	m := newTerm(t, 80, 24, os.Args[0]+" top -r ../../pcaps/mixed.pcap --paused")
-	screen := m.waitText("PAUSED", "ESTABLISHED 0")
 	packets := regexp.MustCompile(`packets (\d+)`)
 	count := func(s string) int {
-		n, _ := strconv.Atoi(packets.FindStringSubmatch(s)[1])
+		m := packets.FindStringSubmatch(s)
+		if m == nil {
+			return -1
+		}
+		n, _ := strconv.Atoi(m[1])
 		return n
 	}
+	// The view may draw before the replay's first publish, which reads the
+	// first packet to start its clock: wait for it.
+	screen := m.waitFor("paused at the first packet", func(s string) bool {
+		return strings.Contains(s, "PAUSED") && strings.Contains(s, "ESTABLISHED 0") && count(s) > 0
+	})
 	clock := regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
 	start := count(screen)
 	time.Sleep(500 * time.Millisecond)
