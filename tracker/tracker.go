@@ -829,6 +829,7 @@ func (t *Tracker) Unconfirmed(fn func(Socket)) { t.sockets(fn, 0) }
 
 // sockets calls fn for the endpoints whose confirmed fact is want.
 func (t *Tracker) sockets(fn func(Socket), want facts) {
+	var slab []Conn // the facts' copies (infoCopy)
 	for i := range t.flows.used {
 		c := t.flows.at(i)
 		if c.class() == classFree {
@@ -841,7 +842,7 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 				continue
 			}
 			if info == nil {
-				info = t.infoCopy(i, c)
+				info = t.infoCopy(i, c, &slab)
 			}
 			fn(Socket{
 				State:    ep.state(),
