@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REV) -X $(V
 # promtool (prometheus), and a terminal (tmux) for the progress bar.
 BUILD_DEBS := libpcap-dev
 TEST_DEBS  := $(BUILD_DEBS) iproute2 iptables nftables tcpdump tshark prometheus tmux
-BENCH_DEBS := $(BUILD_DEBS) tshark tcptrace tcpreplay time curl iproute2
+BENCH_DEBS := $(BUILD_DEBS) tshark tcptrace tcpreplay time curl iproute2 tmux
 
 DEMO_PCAP := pcaps/handshake.pcap
 
@@ -63,7 +63,8 @@ bench: deps-bench build
 	./bench/run.sh
 	@echo "live capture (root, network namespaces, tcpreplay): make bench-live"
 
-# The live path: tcpreplay into a veth pair, both capture engines.
+# The live path: tcpreplay into a veth pair, both capture engines;
+# VIEWS="plain top" runs each rate with the terminal view too, alternating.
 bench-live: deps-bench build
 	./bench/live.sh
 

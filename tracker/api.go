@@ -168,6 +168,8 @@ type Socket struct {
 	// Gap means the peer acknowledged bytes the capture never showed: the
 	// capture lost packets of this flow, so its state may lag the truth.
 	Gap bool
-	// Info holds the connection's facts when Config.Info is set, else nil.
+	// Info holds the connection's facts when Config.Info is set, else nil;
+	// both endpoints of a connection share it, and Sockets lists them one
+	// after the other.
 	Info *Conn
 }

@@ -836,15 +836,20 @@ func (t *Tracker) Unconfirmed(fn func(Socket)) { t.sockets(fn, 0) }
 
 // sockets calls fn for the endpoints whose confirmed fact is want.
 func (t *Tracker) sockets(fn func(Socket), want facts) {
+	var slab []Conn // the facts' copies (infoCopy)
 	for i := range t.flows.used {
 		c := t.flows.at(i)
 		if c.class() == classFree {
 			continue
 		}
+		var info *Conn // one copy for both endpoints of the connection
 		for e := range c.ep {
 			ep, peer := &c.ep[e], &c.ep[1-e]
 			if !ep.state().Counted() || ep.facts&confirmed != want || !ep.has(local) {
 				continue
+			}
+			if info == nil {
+				info = t.infoCopy(i, c, &slab)
 			}
 			fn(Socket{
 				State:    ep.state(),
@@ -857,7 +862,7 @@ func (t *Tracker) sockets(fn func(Socket), want facts) {
 				PickedUp: c.pickedUp(),
 				Client:   c.client() == e,
 				Gap:      c.flags&flowGap != 0,
-				Info:     t.infoCopy(i, c),
+				Info:     info,
 			})
 		}
 	}

@@ -182,7 +182,9 @@ func (r *replay) run(ctx context.Context) {
 			woken = true
 		case req := <-c.listings:
 			// Idle between segments: answer at once rather than at the
-			// next publish.
+			// next publish, with a snapshot of the same moment, as the
+			// view times the listing (its rates) by the snapshot's clock.
+			publish()
 			req.reply <- metrics.Collect(c.tr, req.all)
 		case <-timer.C:
 		}

@@ -66,6 +66,10 @@ func (c *cli) checkTop(o *options) error {
 	case o.top.refresh < 100*time.Millisecond:
 		return fmt.Errorf("--refresh %v: want 100ms or more", o.top.refresh)
 	}
+	// The table's ages, bytes, rates and RTTs are the tracker's facts,
+	// kept only when asked for: 80 bytes a flow, and their cost a segment
+	// (see the README's benchmarks).
+	o.track.Info = true
 	return nil
 }
 

@@ -177,8 +177,9 @@ func shown(t *testing.T, screen string) (n, of int) {
 // TestTopKernelRecording replays the kernel recording of every state
 // (pcaps/mixed.pcap) in tcptrack top on an 80x24 terminal and drives it:
 // the header equals the kernel's ss counts, the table sorts by a column
-// either way, filters by state and by port, shows the per-port summary,
-// survives resizes, and q restores the terminal.
+// either way and by the tracker's AGE and RTT, filters by state and by
+// port, shows the per-port summary, survives resizes, and q restores the
+// terminal.
 func TestTopKernelRecording(t *testing.T) {
 	m := newTerm(t, 80, 24, os.Args[0]+" top -r ../../pcaps/mixed.pcap --speed 0")
 	screen := m.waitText("END OF FILE")
@@ -206,11 +207,11 @@ func TestTopKernelRecording(t *testing.T) {
 		for _, tc := range []struct {
 			key, title string
 			desc       bool
-		}{{"3", "CLIENT-STATE^", false}, {"3", "CLIENT-STATEv", true}, {"4", "SERVER-STATE^", false}, {"r", "SERVER-STATEv", true}} {
+		}{{"3", "C-STATE^", false}, {"3", "C-STATEv", true}, {"4", "S-STATE^", false}, {"r", "S-STATEv", true}} {
 			m.keys(tc.key)
 			screen := m.waitText(tc.title)
 			col := 2
-			if strings.HasPrefix(tc.title, "SERVER") {
+			if strings.HasPrefix(tc.title, "S-") {
 				col = 3
 			}
 			rows := rowsOf(screen)
@@ -228,6 +229,32 @@ func TestTopKernelRecording(t *testing.T) {
 			}
 			if !sorted {
 				t.Errorf("%s: column %d not in order:\n%s", tc.title, col+1, screen)
+			}
+		}
+		// The tracker's columns sort by their values: AGE youngest first
+		// (5), RTT longest first (9, then r; the sixth column, IN-STATE,
+		// gives way at 80 columns, so that RTT is the eighth shown).
+		for _, tc := range []struct {
+			keys  []string
+			title string
+			col   int
+			value func(string) float64
+		}{
+			{[]string{"5"}, "AGE^", 4, func(s string) float64 { v, _ := parseAge(t, s); return v }},
+			{[]string{"9", "r"}, "RTTv", 7, func(s string) float64 { v, _ := parseRTT(t, s); return -v }},
+		} {
+			m.keys(tc.keys...)
+			screen := m.waitText(tc.title)
+			rows := rowsOf(screen)
+			if len(rows) < 10 {
+				t.Fatalf("%d rows on 24 lines:\n%s", len(rows), screen)
+			}
+			var vals []float64
+			for _, r := range rows {
+				vals = append(vals, tc.value(r[tc.col]))
+			}
+			if !slices.IsSorted(vals) || vals[0] == vals[len(vals)-1] {
+				t.Errorf("%s: column %d not in order, or all one value:\n%s", tc.title, tc.col+1, screen)
 			}
 		}
 		m.keys("2") // back to the server's address
@@ -290,18 +317,18 @@ func TestTopKernelRecording(t *testing.T) {
 			t.Errorf("the ports' connections add up to %d, want %d:\n%s", total, conns, screen)
 		}
 		m.keys("Tab")
-		m.waitText("CLIENT-STATE")
+		m.waitText("C-STATE")
 	})
 
 	t.Run("resize", func(t *testing.T) {
 		m.resize(132, 40)
-		m.waitText("C-SENDQ", "S-SENDQ", "NOTE")
+		m.waitText("IN-STATE", "C-BYTES", "S-BYTES", "NOTE")
 		m.resize(50, 15)
 		m.waitFor("the header and the table at 50x15", func(s string) bool {
-			return !strings.Contains(s, "SEEN") && strings.Contains(s, "ESTABLISHED") && strings.Contains(s, "CLIENT-STATE")
+			return !strings.Contains(s, "AGE") && strings.Contains(s, "ESTABLISHED") && strings.Contains(s, "C-STATE")
 		})
 		m.resize(80, 24)
-		screen = m.waitText("SEEN")
+		screen = m.waitText("AGE", "C>S", "S>C", "RTT")
 		if got := headerCounts(t, screen); !maps(got, want) {
 			t.Errorf("after resizing the header says %v", got)
 		}
@@ -310,7 +337,7 @@ func TestTopKernelRecording(t *testing.T) {
 	t.Run("quit", func(t *testing.T) {
 		m.keys("q")
 		screen := m.waitText("EXIT=0")
-		if strings.Contains(screen, "CLIENT-STATE") || strings.Contains(screen, "ESTABLISHED") {
+		if strings.Contains(screen, "C-STATE") || strings.Contains(screen, "ESTABLISHED") {
 			t.Errorf("the view is still on the screen after q:\n%s", screen)
 		}
 	})
@@ -320,12 +347,20 @@ func TestTopKernelRecording(t *testing.T) {
 // at a time, plays it, pauses it, and reads it to the end.
 func TestTopReplayKeys(t *testing.T) {
 	m := newTerm(t, 80, 24, os.Args[0]+" top -r ../../pcaps/mixed.pcap --paused")
-	screen := m.waitText("PAUSED", "ESTABLISHED 0")
 	packets := regexp.MustCompile(`packets (\d+)`)
 	count := func(s string) int {
-		n, _ := strconv.Atoi(packets.FindStringSubmatch(s)[1])
+		m := packets.FindStringSubmatch(s)
+		if m == nil {
+			return -1
+		}
+		n, _ := strconv.Atoi(m[1])
 		return n
 	}
+	// The view may draw before the replay's first publish, which reads the
+	// first packet to start its clock: wait for it.
+	screen := m.waitFor("paused at the first packet", func(s string) bool {
+		return strings.Contains(s, "PAUSED") && strings.Contains(s, "ESTABLISHED 0") && count(s) > 0
+	})
 	clock := regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
 	start := count(screen)
 	time.Sleep(500 * time.Millisecond)

@@ -90,7 +90,7 @@ type view struct {
 	listErr    error
 	conns      []Conn // all, filtered and sorted
 	portRows   []PortRow
-	ages       *ages
+	rates      *rates
 	mode       mode
 	orders     [2]order
 	filt       *filter
@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = defaultRefresh
 	}
-	v := &view{cfg: cfg, s: s, ages: newAges(), snap: cfg.Snapshot(),
+	v := &view{cfg: cfg, s: s, rates: newRates(), snap: cfg.Snapshot(),
 		orders: [2]order{modeConns: {col: 1}, modePorts: {col: 1, desc: true}}}
 	s.HideCursor()
 
@@ -207,7 +207,7 @@ func (v *view) take(l *metrics.Listing, err error) {
 		v.at, v.listedSegs = v.snap.Tracker.Time, v.snap.Tracker.Segments
 	}
 	v.all = conns(l)
-	v.ages.stamp(v.all, v.at)
+	v.rates.update(v.all, v.at)
 	v.listed = true
 	v.refilter()
 }
@@ -585,8 +585,19 @@ func layout[R any](cols []column[R], rows []R, now time.Time, w int) (keep []int
 				continue
 			}
 			keep = append(keep, i)
-			widths = append(widths, max(c.min, len(c.title)+1))
+			// A flexible column claims up to its want before another
+			// column is kept: an address whole rather than a rate.
+			widths = append(widths, max(c.min, len(c.title)+1, min(need[i], c.want)))
 			total += widths[len(widths)-1] + 1
+		}
+		if total-1 > w && drop == 0 {
+			// Not even the columns that never give way fit: at their
+			// least, cut.
+			total = 0
+			for k, i := range keep {
+				widths[k] = max(cols[i].min, len(cols[i].title)+1)
+				total += widths[k] + 1
+			}
 		}
 		if total-1 <= w || drop == 0 {
 			extra := w - (total - 1)
@@ -697,7 +708,7 @@ func (v *view) drawFooter(w, h int) {
 		return
 	}
 	v.s.HideCursor()
-	keys := "q quit  space pause  / filter  1-8 sort  r reverse  tab ports  ? help"
+	keys := "q quit  space pause  / filter  1-9 sort  r reverse  tab ports  ? help"
 	if v.mode == modePorts {
 		keys = "q quit  space pause  / filter  1-9 sort  r reverse  tab connections  ? help"
 	}
@@ -722,11 +733,16 @@ var helpText = []string{
 	"File replay",
 	"  .                one segment on, and pause    n   one second of capture on",
 	"  + / -            twice / half as fast         e   read to the end at once",
-	"Columns",
-	"  SEEN     how long this view has listed the connection (+: it was there",
-	"           when the view started); the tracker keeps no start time",
-	"  *-SENDQ  each side's Send-Q as --sockets shows it",
-	"  NOTE     mid: picked up mid-stream; gap: the capture lost packets of it",
+	"Columns (on the capture clock; the wider the terminal, the more of them)",
+	"  AGE       since the connection's first segment (+: picked up mid-stream)",
+	"  IN-STATE  since either endpoint last changed state",
+	"  C>S, S>C  bytes/s each way over the last refresh (new: over its life)",
+	"  RTT       the handshake's round trip: SYN to SYN+ACK to its ACK",
+	"  *-BYTES   payload each side has sent, retransmissions once",
+	"  *-SENDQ   each side's Send-Q as --sockets shows it",
+	"  NOTE      mid: picked up mid-stream; gap: the capture lost packets of it;",
+	"            its VLAN and tunnel",
+	"  k, M, G: thousands, millions, billions",
 	"",
 	"Any key returns.",
 }

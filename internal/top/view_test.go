@@ -95,13 +95,13 @@ func TestViewKeys(t *testing.T) {
 	waitFor(t, s, "2 server ports of 3 connections", "CONNS")
 	s.InjectKey(tcell.KeyTab, 0, tcell.ModNone)
 	typeText("3")
-	waitFor(t, s, "CLIENT-STATE^")
+	waitFor(t, s, "C-STATE^")
 	typeText("3")
-	waitFor(t, s, "CLIENT-STATEv")
+	waitFor(t, s, "C-STATEv")
 
 	s.PostEventWait(tcell.NewEventInterrupt(func() { s.SetSize(60, 20) }))
 	s.PostEventWait(tcell.NewEventResize(60, 20))
-	waitFor(t, s, "SERVER-STATE")
+	waitFor(t, s, "S-STATE")
 
 	typeText("q")
 	select {
