@@ -147,11 +147,12 @@ func (t *Tracker) stepNoting(i int32, side int, seg *Segment, now tick) {
 	old := [2]Seq{c.ep[0].nxt, c.ep[1].nxt}
 	had := [2]bool{c.ep[0].has(hasNxt), c.ep[1].has(hasNxt)}
 	t.restarted = false
-	// Before step: the segment that ends the connection is its last, in
-	// the record OnClose reports from within step.
-	t.info[i].last = seg.UnixNano
-	t.step(i, side, seg, now)
+	// The array never moves: in stays valid across step. Before step:
+	// the segment that ends the connection is its last, in the record
+	// OnClose reports from within step.
 	in := &t.info[i]
+	in.last = seg.UnixNano
+	t.step(i, side, seg, now)
 	if t.restarted {
 		had = [2]bool{} // a new connection: nothing before counts
 	}
@@ -172,7 +173,9 @@ func (t *Tracker) stepNoting(i int32, side int, seg *Segment, now tick) {
 	for e := range c.ep {
 		ep := &c.ep[e]
 		switch {
-		case !ep.has(hasNxt):
+		case !ep.has(hasNxt), had[e] && ep.nxt == old[e]:
+			// Nothing to count from, or nothing moved: most segments
+			// move only their sender's.
 		case in.flags&(infoBase0<<e) == 0:
 			in.flags |= infoBase0 << e
 			switch {
