@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcptrack/tcptrack/internal/communityid"
 	"github.com/tcptrack/tcptrack/internal/netlab"
 	"github.com/tcptrack/tcptrack/tracker"
 )
@@ -401,6 +403,83 @@ func checkConnections(t *testing.T, recs []connRecord, streams map[string]*strea
 		}
 		if r.Last.Before(r.Start) || r.Time.Before(r.Start) {
 			t.Errorf("%s %s: start %v, last %v, time %v out of order", r.Client.Addr, r.Server.Addr, r.Start, r.Last, r.Time)
+		}
+	}
+}
+
+// TestAppendConnIsJSON holds the hand-written line to what encoding/json
+// writes for the same fields, byte for byte, over the values that change
+// its shape: absent fields, exponents, nanoseconds, IPv6, VLAN, RST.
+func TestAppendConnIsJSON(t *testing.T) {
+	type endpoint struct {
+		Addr       string    `json:"addr"`
+		State      string    `json:"state"`
+		Since      time.Time `json:"since"`
+		Bytes      uint64    `json:"bytes"`
+		Retrans    uint32    `json:"retrans"`
+		Confirmed  bool      `json:"confirmed"`
+		MSS        uint16    `json:"mss,omitempty"`
+		WScale     *int8     `json:"wscale,omitempty"`
+		SACK       bool      `json:"sack"`
+		Timestamps bool      `json:"timestamps"`
+		ECN        bool      `json:"ecn"`
+		TFO        bool      `json:"tfo"`
+	}
+	type line struct {
+		Time        time.Time `json:"time"`
+		CommunityID string    `json:"community_id"`
+		Client      endpoint  `json:"client"`
+		Server      endpoint  `json:"server"`
+		VLAN        uint16    `json:"vlan,omitempty"`
+		End         string    `json:"end"`
+		ResetBy     string    `json:"reset_by,omitempty"`
+		Start       time.Time `json:"start"`
+		Last        time.Time `json:"last"`
+		Duration    float64   `json:"duration"`
+		RTTSyn      float64   `json:"rtt_syn,omitempty"`
+		RTTAck      float64   `json:"rtt_ack,omitempty"`
+		PickedUp    bool      `json:"picked_up"`
+	}
+	ep := func(e *tracker.EndpointInfo) endpoint {
+		j := endpoint{Addr: e.Addr.String(), State: e.State.String(), Since: e.Since.UTC(), Bytes: e.Bytes,
+			Retrans: e.Retrans, Confirmed: e.Confirmed, MSS: e.MSS, SACK: e.SACK, Timestamps: e.Timestamps, ECN: e.ECN, TFO: e.TFO}
+		if e.WScale >= 0 {
+			w := e.WScale
+			j.WScale = &w
+		}
+		return j
+	}
+	t0 := time.Date(2026, 11, 21, 8, 52, 0, 123456789, time.FixedZone("x", 3600))
+	cases := []tracker.Conn{
+		{Client: tracker.EndpointInfo{Addr: netip.MustParseAddrPort("192.0.2.1:1")}, Server: tracker.EndpointInfo{Addr: netip.MustParseAddrPort("192.0.2.2:2")}},
+		{
+			Flow:   tracker.Flow{VLAN: 7, Src: netip.MustParseAddrPort("192.0.2.1:40000"), Dst: netip.MustParseAddrPort("192.0.2.2:80")},
+			Client: tracker.EndpointInfo{Addr: netip.MustParseAddrPort("192.0.2.1:40000"), State: tracker.TimeWait, Since: t0, Bytes: 1 << 40, Retrans: 3, Confirmed: true, MSS: 1460, WScale: 0, SACK: true, Timestamps: true},
+			Server: tracker.EndpointInfo{Addr: netip.MustParseAddrPort("192.0.2.2:80"), State: tracker.Close, Since: t0.Add(time.Nanosecond), WScale: 14, ECN: true, TFO: true},
+			Start:  t0.Add(-time.Hour), Last: t0, SynRTT: 500 * time.Nanosecond, AckRTT: 18 * time.Microsecond,
+			End: "rst", ResetByClient: true,
+		},
+		{
+			Flow:   tracker.Flow{Src: netip.MustParseAddrPort("[2001:db8::1]:5"), Dst: netip.MustParseAddrPort("[2001:db8::2]:443")},
+			Client: tracker.EndpointInfo{Addr: netip.MustParseAddrPort("[2001:db8::1]:5"), State: tracker.Established, WScale: -1},
+			Server: tracker.EndpointInfo{Addr: netip.MustParseAddrPort("[2001:db8::2]:443"), State: tracker.SynRecv, WScale: -1},
+			Start:  t0, Last: t0.Add(7 * time.Nanosecond), AckRTT: 3 * time.Second, PickedUp: true, End: "rst",
+		},
+	}
+	for i, c := range cases {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		want := line{Time: at.UTC(), CommunityID: communityid.TCP(c.Flow.Src, c.Flow.Dst, 9), Client: ep(&c.Client), Server: ep(&c.Server),
+			VLAN: c.Flow.VLAN, End: cmp.Or(c.End, endOpen), Start: c.Start.UTC(), Last: c.Last.UTC(),
+			Duration: c.Last.Sub(c.Start).Seconds(), RTTSyn: c.SynRTT.Seconds(), RTTAck: c.AckRTT.Seconds(), PickedUp: c.PickedUp}
+		if c.End == "rst" {
+			want.ResetBy = map[bool]string{true: "client", false: "server"}[c.ResetByClient]
+		}
+		var buf bytes.Buffer
+		if err := json.NewEncoder(&buf).Encode(want); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendConn(nil, &c, at, 9); string(got) != buf.String() {
+			t.Errorf("case %d:\n got %s\nwant %s", i, got, buf.String())
 		}
 	}
 }

@@ -49,7 +49,9 @@ func newOutputs(o *options) *outputs {
 		o.track.OnTransition = func(t *tracker.Transition) { s.encode(transitionJSON(t)) }
 	}
 	if out.conns = add("--connections", o.connections); out.conns != nil {
-		o.track.OnClose = func(c *tracker.Conn) { out.conns.encode(connJSON(c, c.Ended, out.seed)) }
+		o.track.OnClose = func(c *tracker.Conn) {
+			out.conns.line(func(b []byte) []byte { return appendConn(b, c, c.Ended, out.seed) })
+		}
 	}
 	return out
 }
@@ -126,7 +128,8 @@ type lineStream struct {
 	f    *os.File // nil for stdout
 	w    *bufio.Writer
 	enc  *json.Encoder
-	err  error // the first write error since the file was opened, naming the flag
+	buf  []byte // the line being written, reused (see line)
+	err  error  // the first write error since the file was opened, naming the flag
 }
 
 func (s *lineStream) open(stdout io.Writer) error {
@@ -150,6 +153,19 @@ func (s *lineStream) encode(v any) {
 	defer s.mu.Unlock()
 	if s.err == nil {
 		s.fail(s.enc.Encode(v))
+	}
+}
+
+// line writes the line that fn appends to the bytes it is given, which
+// must end in a newline; after a write error, nothing until the file is
+// reopened.
+func (s *lineStream) line(fn func([]byte) []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.buf = fn(s.buf[:0])
+		_, err := s.w.Write(s.buf)
+		s.fail(err)
 	}
 }
 
