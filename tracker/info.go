@@ -1,7 +1,10 @@
 package tracker
 
 import (
+	"cmp"
 	"net/netip"
+	"runtime"
+	"slices"
 	"time"
 
 	"github.com/tcptrack/tcptrack/internal/mmapmem"
@@ -373,19 +376,24 @@ func (t *Tracker) endpointInfo(i int32, c *conn, side int) EndpointInfo {
 }
 
 // Conns calls fn for every connection in the table, ended (Conn.End set)
-// or not, Local filter aside, in no particular order; only with
-// Config.Info. The Conn is valid only during the call.
+// or not, Local filter aside, oldest first (by its first segment); only
+// with Config.Info. The Conn is valid only during the call: a caller
+// streams them rather than keeping a million copies.
 func (t *Tracker) Conns(fn func(*Conn)) {
 	if t.info == nil {
 		return
 	}
+	var slots []int32
 	for i := range t.flows.used {
-		c := t.flows.at(i)
-		if c.class() == classFree || t.info[i].flags&infoShown == 0 {
-			continue
+		if t.flows.at(i).class() != classFree && t.info[i].flags&infoShown != 0 {
+			slots = append(slots, i)
 		}
-		fn(t.connOf(i, c))
 	}
+	slices.SortStableFunc(slots, func(a, b int32) int { return cmp.Compare(t.info[a].start, t.info[b].start) })
+	for _, i := range slots {
+		fn(t.connOf(i, t.flows.at(i)))
+	}
+	runtime.KeepAlive(t) // see New
 }
 
 // infoCopy returns a copy of flow i's facts for a Socket, nil without

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -106,17 +105,11 @@ func (out *outputs) writeOpen(tr *tracker.Tracker) {
 		return
 	}
 	at := tr.Stats().Time
-	var open []tracker.Conn
-	tr.Conns(func(c *tracker.Conn) { open = append(open, *c) })
-	slices.SortFunc(open, func(a, b tracker.Conn) int {
-		return cmp.Or(a.Start.Compare(b.Start), a.Client.Addr.Compare(b.Client.Addr), a.Server.Addr.Compare(b.Server.Addr))
-	})
-	for i := range open {
-		c := &open[i]
+	tr.Conns(func(c *tracker.Conn) {
 		when := at
 		if c.End != "" {
 			when = c.Ended
 		}
 		out.conns.line(func(b []byte) []byte { return appendConn(b, c, when, out.seed) })
-	}
+	})
 }
