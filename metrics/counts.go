@@ -93,7 +93,15 @@ type Listing struct {
 
 // Collect reads the listing from tr; with all, the inferred listeners too.
 func Collect(tr *tracker.Tracker, all bool) *Listing {
-	l := &Listing{Time: tr.Stats().Time}
+	st := tr.Stats()
+	l := &Listing{Time: st.Time}
+	// Sized once from the counts, which are the sockets Sockets lists: a
+	// listing grown by doubling copied every socket about twice.
+	n := 0
+	for _, c := range st.States {
+		n += c
+	}
+	l.Sockets = make([]tracker.Socket, 0, n)
 	tr.Sockets(func(s tracker.Socket) { l.Sockets = append(l.Sockets, s) })
 	if all {
 		tr.Listeners(func(a netip.AddrPort, vlan uint16, tunnel uint32) {

@@ -71,6 +71,9 @@ func runChild(t *testing.T, args ...string) (string, int64) {
 const (
 	floodBase    = 40 << 20
 	floodPerFlow = 128
+	// factsPerFlow is what the connection facts add to every flow, with
+	// --info, --connections, the terminal view and the exporter.
+	factsPerFlow = 80
 )
 
 // TestSYNFloodBounded replays a SYN flood from a million spoofed sources,
