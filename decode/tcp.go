@@ -3,6 +3,7 @@ package decode
 import (
 	"encoding/binary"
 
+	"github.com/tcptrack/tcptrack/internal/inetsum"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -77,26 +78,5 @@ func checksumOK(ip []byte, tcpOff int) bool {
 		addrs = ip[8:40]
 	}
 	tcp := ip[tcpOff:]
-	return fold(sum16(tcp, sum16(addrs, protoTCP+uint64(len(tcp))))) == 0xffff
-}
-
-// sum16 adds b to the running one's-complement sum as 16-bit big-endian
-// words (RFC 1071), without folding the carries.
-func sum16(b []byte, sum uint64) uint64 {
-	for len(b) >= 2 {
-		sum += uint64(b[0])<<8 | uint64(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return sum
-}
-
-// fold folds the carries of a one's-complement sum into 16 bits.
-func fold(sum uint64) uint16 {
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return uint16(sum)
+	return inetsum.Fold(inetsum.Add(inetsum.Add(protoTCP+uint64(len(tcp)), addrs), tcp)) == 0xffff
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tcptrack/tcptrack/internal/inetsum"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -103,7 +104,7 @@ func (c *Crafted) Frame() ([]byte, error) {
 		s, d := c.Src.Addr().As4(), c.Dst.Addr().As4()
 		copy(ip[12:16], s[:])
 		copy(ip[16:20], d[:])
-		binary.BigEndian.PutUint16(ip[10:], ^fold(sum(0, ip)))
+		binary.BigEndian.PutUint16(ip[10:], ^inetsum.Fold(inetsum.Add(0, ip)))
 	} else {
 		binary.BigEndian.PutUint16(f[12:], etherIPv6)
 		ip[0] = 0x60
@@ -138,42 +139,22 @@ func (c *Crafted) Frame() ([]byte, error) {
 	binary.BigEndian.PutUint16(t[14:], c.Window)
 	copy(t[tcpHeader:], c.Options)
 	copy(t[tcpHeader+optLen:], c.Payload)
-	binary.BigEndian.PutUint16(t[16:], ^fold(sum(pseudoHeader(c.Src.Addr(), c.Dst.Addr(), tcpLen), t)))
+	binary.BigEndian.PutUint16(t[16:], ^inetsum.Fold(inetsum.Add(pseudoHeader(c.Src.Addr(), c.Dst.Addr(), tcpLen), t)))
 	return f, nil
 }
 
 // pseudoHeader returns the ones'-complement sum of the TCP pseudo-header
 // (RFC 9293 3.1, RFC 8200 8.1): addresses, protocol and TCP length.
-func pseudoHeader(src, dst netip.Addr, tcpLen int) uint32 {
-	var s uint32
+func pseudoHeader(src, dst netip.Addr, tcpLen int) uint64 {
+	var s uint64
 	if src.Is4() {
 		a, b := src.As4(), dst.As4()
-		s = sum(sum(0, a[:]), b[:])
+		s = inetsum.Add(inetsum.Add(0, a[:]), b[:])
 	} else {
 		a, b := src.As16(), dst.As16()
-		s = sum(sum(0, a[:]), b[:])
+		s = inetsum.Add(inetsum.Add(0, a[:]), b[:])
 	}
-	return s + protoTCP + uint32(tcpLen)
-}
-
-// sum adds b to the ones'-complement sum s, as 16-bit big-endian words (a
-// last odd byte padded with zero); fold makes the result 16 bits.
-func sum(s uint32, b []byte) uint32 {
-	for len(b) >= 2 {
-		s += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	return s
-}
-
-func fold(s uint32) uint16 {
-	for s > 0xFFFF {
-		s = s>>16 + s&0xFFFF
-	}
-	return uint16(s)
+	return s + protoTCP + uint64(tcpLen)
 }
 
 // Injector sends crafted frames out of a host's interface, as if another
