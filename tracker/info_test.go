@@ -99,8 +99,8 @@ func TestInfoBytesWrap(t *testing.T) {
 
 // letGo runs the timers long enough for the tracker to let go of a flow
 // that has ended: the one that closes TIME_WAIT, then the one that forgets
-// a flow where nothing is alive, which starts when the first ran.
-var letGo = []ev{pause(10 * time.Minute), pause(10 * time.Minute)}
+// a flow where nothing is alive, which starts when the first ran out.
+var letGo = []ev{pause(10 * time.Minute)}
 
 func TestInfoClose(t *testing.T) {
 	fin := []ev{x(FIN|ACK, 1, 1), y(FIN|ACK, 1, 2), x(ACK, 2, 2)}
@@ -189,5 +189,26 @@ func TestInfoCloseLast(t *testing.T) {
 	w.run(letGo)
 	if len(*closes) != 1 || !(*closes)[0].Last.Equal(end) {
 		t.Errorf("close records %+v, want one whose last is the final ACK at %v", *closes, end)
+	}
+}
+
+// TestTimerDated: a timer that runs out during a long quiet gap dates its
+// change when it ran out, not when the clock next moved.
+func TestTimerDated(t *testing.T) {
+	w, closes, _ := infoWorld(t, 0, Config{})
+	var at time.Time
+	w.tr.cfg.OnTransition = func(x *Transition) {
+		if x.Reason == "timer" {
+			at = x.Time
+		}
+	}
+	w.run([]ev{x(SYN, 0, 0)})
+	syn := w.now
+	w.run([]ev{pause(time.Hour)})
+	if want := syn.Add(DefaultHandshakeTimeout); !at.Equal(want) {
+		t.Errorf("SYN_SENT timed out at %v, want %v, its SYN plus the handshake timeout", at, want)
+	}
+	if len(*closes) != 1 || !(*closes)[0].Ended.Equal(at) {
+		t.Errorf("close records %+v, want one ended at %v", *closes, at)
 	}
 }

@@ -641,15 +641,20 @@ func (t *Tracker) expire(i int32) {
 		t.forget(i, endForgotten)
 		return
 	}
+	// An endpoint closes when its timer ran out, which may be well before
+	// now when the clock jumps (a quiet link, the end of a file).
+	var due [2]int64
 	for e := range c.ep {
 		ep := &c.ep[e]
+		due[e] = t.now
 		if s := t.timeoutOf(ep); s != 0 && ep.mark+s <= t.nowFloor {
 			ep.facts |= closed
+			due[e] = min(t.epoch+int64(ep.mark+s)*msec, t.now)
 		}
 	}
 	for e := range c.ep {
 		if ep := &c.ep[e]; ep.has(closed) && ep.state() != Close {
-			t.setState(i, c, ep, Close, nil, "timer")
+			t.setStateAt(i, c, ep, Close, nil, "timer", due[e])
 		}
 	}
 	t.flows.refileClass(i, c.classify())
@@ -684,14 +689,21 @@ func (t *Tracker) forget(i int32, how endHow) {
 	t.flows.remove(i)
 }
 
-// setState is the one place an endpoint's state changes: it keeps the
-// counts and the transition counters, infers listeners, and reports.
+// setState changes e's state, at the time of cause, or now for none.
 func (t *Tracker) setState(i int32, c *conn, e *endpoint, to State, cause *Segment, reason string) {
-	from := e.state()
 	when := t.now
 	if cause != nil {
 		when = cause.UnixNano
 	}
+	t.setStateAt(i, c, e, to, cause, reason, when)
+}
+
+// setStateAt is setState at when, nanoseconds since the Unix epoch (a
+// timer's change is dated when the timer ran out), and the one place an
+// endpoint's state changes: it keeps the counts and the transition
+// counters, infers listeners, and reports.
+func (t *Tracker) setStateAt(i int32, c *conn, e *endpoint, to State, cause *Segment, reason string, when int64) {
+	from := e.state()
 	e.putState(to)
 	e.mark = t.ticks(when)
 	if t.info != nil {
