@@ -10,15 +10,8 @@ import (
 
 // BenchmarkTrack feeds data segments of one established flow: the cost of a
 // lookup that hits and of the rulebook, with nothing to evict.
-func BenchmarkTrack(b *testing.B) { benchTrack(b, false) }
-
-// BenchmarkTrackInfo is BenchmarkTrack with Config.Info: what keeping the
-// connection's facts costs a segment.
-func BenchmarkTrackInfo(b *testing.B) { benchTrack(b, true) }
-
-func benchTrack(b *testing.B, info bool) {
+func BenchmarkTrack(b *testing.B) {
 	w := newWorld(nil, false, 0)
-	w.tr = New(Config{Info: info})
 	w.run(xClient)
 	seq := w.ix + 1
 	seg := Segment{Src: w.x.Addr(), SrcPort: w.x.Port(), Dst: w.y.Addr(), DstPort: w.y.Port(),
