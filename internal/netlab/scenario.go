@@ -1118,25 +1118,35 @@ func lastAck(lose loss) playFunc {
 func finWait1(lose loss, delivered bool) playFunc {
 	return func(l *Lab, port uint16, n int) (func() error, error) {
 		return withConnections(l, port, n, func(ps []pair) error {
-			if err := sleep(l.ctx, ackDelay); err != nil {
+			if err := closeWriteAfter(l, port, ps, lose, delivered); err != nil {
 				return err
-			}
-			if err := lose(l, port); err != nil {
-				return err
-			}
-			for _, p := range ps {
-				if err := p.c.CloseWrite(); err != nil {
-					return err
-				}
-				if delivered {
-					if err := readEOF(p.s); err != nil {
-						return err
-					}
-				}
 			}
 			return sleep(l.ctx, finRetrans)
 		})
 	}
+}
+
+// closeWriteAfter waits for the last ACKs, applies lose, then shuts the
+// clients of ps down for writing; delivered says the loss lets their FINs
+// reach the servers, which then read EOF.
+func closeWriteAfter(l *Lab, port uint16, ps []pair, lose loss, delivered bool) error {
+	if err := sleep(l.ctx, ackDelay); err != nil {
+		return err
+	}
+	if err := lose(l, port); err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if err := p.c.CloseWrite(); err != nil {
+			return err
+		}
+		if delivered {
+			if err := readEOF(p.s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // synRecv: a listener never accepted from; lose, then the client connects
@@ -1190,21 +1200,8 @@ func synAckLost(lose loss) playFunc {
 func finThenData(lose loss, delivered bool) playFunc {
 	return func(l *Lab, port uint16, n int) (func() error, error) {
 		return withConnections(l, port, n, func(ps []pair) error {
-			if err := sleep(l.ctx, ackDelay); err != nil {
+			if err := closeWriteAfter(l, port, ps, lose, delivered); err != nil {
 				return err
-			}
-			if err := lose(l, port); err != nil {
-				return err
-			}
-			for _, p := range ps {
-				if err := p.c.CloseWrite(); err != nil {
-					return err
-				}
-				if delivered {
-					if err := readEOF(p.s); err != nil {
-						return err
-					}
-				}
 			}
 			// Let a FIN retransmission out first.
 			if err := sleep(l.ctx, finRetrans/2); err != nil {
