@@ -188,8 +188,9 @@ func reportInterrupted(o *options, tr *tracker.Tracker, outs *outputs, tl *timel
 }
 
 // finishReport ends file mode's output at end, the moment reported: the
-// connections still open (--connections), the report, or with --every the last row in its place (the same counts), and
-// the --plot picture. rd is nil if nothing was read.
+// connections the tracker still holds (--connections), the report, or with
+// --every the last row in its place (the same counts), and the --plot
+// picture. rd is nil if nothing was read.
 func finishReport(stdout, stderr io.Writer, tr *tracker.Tracker, outs *outputs, tl *timeline, rd *reader, end int64, o *options) int {
 	outs.writeOpen(tr)
 	if tl == nil {
