@@ -22,7 +22,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
-	"github.com/tcptrack/tcptrack/internal/pcaptest"
+	"github.com/tcptrack/tcptrack/internal/testkit"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -244,7 +244,7 @@ func closeWaitAges(t *testing.T, recording string) map[uint16]time.Duration {
 // replay feeds every TCP segment of the pcap to tr, as tcptrack -r does.
 func replay(t *testing.T, tr *tracker.Tracker, pcap string) {
 	t.Helper()
-	pcaptest.File(t, pcap, tr.Track)
+	testkit.File(t, pcap, tr.Track)
 }
 
 // waitFor calls cond every 250 ms until it returns nil or within passes,

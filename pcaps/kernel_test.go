@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tcptrack/tcptrack/internal/netlab"
-	"github.com/tcptrack/tcptrack/internal/pcaptest"
+	"github.com/tcptrack/tcptrack/internal/testkit"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -120,11 +120,11 @@ func compareWithKernel(t *testing.T, sc netlab.Scenario, pcapPath, ssPath string
 		}
 		if unconfirmed {
 			wantUnconfirmed[st]++
-			wantUnconfirmedSet[pcaptest.Key(st, s.Local, s.Peer, s.SendQ)]++
+			wantUnconfirmedSet[testkit.Key(st, s.Local, s.Peer, s.SendQ)]++
 			continue
 		}
 		want[st]++
-		wantSet[pcaptest.Key(st, s.Local, s.Peer, s.SendQ)]++
+		wantSet[testkit.Key(st, s.Local, s.Peer, s.SendQ)]++
 	}
 	stats := tr.Stats()
 	for st := range tracker.NumStates {
@@ -145,9 +145,9 @@ func compareSets(t *testing.T, pcapPath, ssPath, what string, want map[string]in
 	t.Helper()
 	got := map[string]int{}
 	list(func(s tracker.Socket) {
-		got[pcaptest.Key(s.State, s.Local, s.Peer, s.SendQ)]++
+		got[testkit.Key(s.State, s.Local, s.Peer, s.SendQ)]++
 	})
-	if missing, extra := pcaptest.Diff(want, got), pcaptest.Diff(got, want); len(missing)+len(extra) > 0 {
+	if missing, extra := testkit.Diff(want, got), testkit.Diff(got, want); len(missing)+len(extra) > 0 {
 		t.Errorf("%s: %ssockets differ from %s\nkernel only (missed by tracker):\n\t%s\ntracker only (not in kernel):\n\t%s",
 			pcapPath, what, ssPath, strings.Join(missing, "\n\t"), strings.Join(extra, "\n\t"))
 	}
@@ -167,7 +167,7 @@ func track(t *testing.T, path string, cfg tracker.Config) *tracker.Tracker {
 func trackEach(t *testing.T, path string, cfg tracker.Config, each func(*tracker.Segment)) *tracker.Tracker {
 	t.Helper()
 	tr := tracker.New(cfg)
-	pcaptest.File(t, path, func(seg *tracker.Segment) {
+	testkit.File(t, path, func(seg *tracker.Segment) {
 		tr.Track(seg)
 		if each != nil {
 			each(seg)

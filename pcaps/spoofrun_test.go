@@ -17,7 +17,7 @@ import (
 
 	"github.com/tcptrack/tcptrack/decode"
 	"github.com/tcptrack/tcptrack/internal/netlab"
-	"github.com/tcptrack/tcptrack/internal/pcaptest"
+	"github.com/tcptrack/tcptrack/internal/testkit"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -340,7 +340,7 @@ func (r *spoofRun) compare(ssText []byte, o compareOpts) *tracker.Tracker {
 		if o.noSendQ {
 			sendQ = 0
 		}
-		return pcaptest.Key(st, local, peer, sendQ)
+		return testkit.Key(st, local, peer, sendQ)
 	}
 	want, got := map[string]int{}, map[string]int{}
 	kernelListeners := map[netip.AddrPort]bool{}
@@ -372,7 +372,7 @@ func (r *spoofRun) compare(ssText []byte, o compareOpts) *tracker.Tracker {
 	tr.Unconfirmed(func(s tracker.Socket) {
 		t.Logf("tracker, unconfirmed: %s %s %s", s.State, s.Local, s.Peer)
 	})
-	if missing, extra := pcaptest.Diff(want, got), pcaptest.Diff(got, want); len(missing)+len(extra) > 0 {
+	if missing, extra := testkit.Diff(want, got), testkit.Diff(got, want); len(missing)+len(extra) > 0 {
 		ssShown := string(ssText)
 		if len(kernel) > 60 {
 			ssShown = fmt.Sprintf("(%d sockets)\n", len(kernel))

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tcptrack/tcptrack/decode"
 	"github.com/tcptrack/tcptrack/internal/gen"
-	"github.com/tcptrack/tcptrack/internal/pcaptest"
+	"github.com/tcptrack/tcptrack/internal/testkit"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -80,7 +80,7 @@ func run(t *testing.T, src decode.Source, exact bool) ([]string, int) {
 		tracker.WithoutShortcut(tr)
 	}
 	segs := 0
-	pcaptest.Source(t, "capture", src, func(seg *tracker.Segment) {
+	testkit.Source(t, "capture", src, func(seg *tracker.Segment) {
 		tr.Track(seg)
 		segs++
 	})

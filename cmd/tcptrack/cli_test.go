@@ -12,10 +12,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/testkit"
 )
 
 // child is tcptrack run as a process of its own (the test binary
@@ -377,7 +378,7 @@ func TestSIGHUPReopens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errb lockedBuffer
+	var errb testkit.LockedBuffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -468,22 +469,4 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("stderr line not a warning: %s", sc.Text())
 		}
 	}
-}
-
-// lockedBuffer is an io.Writer that can be read while a process writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

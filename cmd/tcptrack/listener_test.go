@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/testkit"
 )
 
 // Sizes of TestListenerUnderIdleFlood.
@@ -91,7 +93,7 @@ func TestListenerUnderIdleFlood(t *testing.T) {
 	conf := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(conf, fmt.Appendf(nil, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: tcptrack\n    static_configs:\n      - targets: [%q]\n", p.addr), 0o600)
 	promAddr := freeAddr(t)
-	var promLog lockedBuffer
+	var promLog testkit.LockedBuffer
 	prom := exec.Command(promBin, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr)
 	prom.Stdout, prom.Stderr = &promLog, &promLog
 	if err := prom.Start(); err != nil {

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tcptrack/tcptrack/internal/testkit"
 )
 
 // requireRoot skips a test of live capture unless it runs as root, as CI
@@ -50,7 +52,7 @@ func freeAddr(t *testing.T) string {
 type liveProc struct {
 	cmd    *exec.Cmd
 	addr   string // its web listener
-	stderr lockedBuffer
+	stderr testkit.LockedBuffer
 	done   chan error
 }
 
@@ -184,7 +186,7 @@ func TestLiveStdoutClosed(t *testing.T) {
 // --json: the listing, as text and as JSON.
 func TestLiveListing(t *testing.T) {
 	requireRoot(t)
-	var out lockedBuffer
+	var out testkit.LockedBuffer
 	p := startLive(t, &out, "--sockets", "--json")
 	p.cmd.Process.Signal(syscall.SIGUSR1)
 	time.Sleep(2 * time.Second)
@@ -392,10 +394,10 @@ func TestLiveTransitionsFlushed(t *testing.T) {
 	}()
 	port := l.Addr().(*net.TCPAddr).Port
 	addr := freeAddr(t)
-	var out lockedBuffer
+	var out testkit.LockedBuffer
 	cmd := child("-i", "lo", "--web.listen-address", addr, "--transitions", "-", "tcp", "port", strconv.Itoa(port))
 	cmd.Stdout = &out
-	var errb lockedBuffer
+	var errb testkit.LockedBuffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 	"github.com/tcptrack/tcptrack/decode"
 	"github.com/tcptrack/tcptrack/internal/chart"
 	"github.com/tcptrack/tcptrack/internal/netlab"
-	"github.com/tcptrack/tcptrack/internal/pcaptest"
+	"github.com/tcptrack/tcptrack/internal/testkit"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -101,7 +101,7 @@ func compareMoments(t *testing.T, pcap string, snapshots ...string) {
 		for _, s := range listed {
 			got[sockKey(s)]++
 		}
-		if missing, extra := pcaptest.Diff(wantSet, got), pcaptest.Diff(got, wantSet); len(missing)+len(extra) > 0 {
+		if missing, extra := testkit.Diff(wantSet, got), testkit.Diff(got, wantSet); len(missing)+len(extra) > 0 {
 			t.Errorf("%s: --at %s --sockets differs\nkernel only:\n\t%s\ntcptrack only:\n\t%s",
 				ss, forms[0], strings.Join(missing, "\n\t"), strings.Join(extra, "\n\t"))
 		}
@@ -134,7 +134,7 @@ func kernelView(t *testing.T, ss string, kernel []netlab.Socket) (map[string]int
 	return counts, set
 }
 
-func sockKey(s netlab.Socket) string { return pcaptest.Key(s.State, s.Local, s.Peer, s.SendQ) }
+func sockKey(s netlab.Socket) string { return testkit.Key(s.State, s.Local, s.Peer, s.SendQ) }
 
 func mapsEqual(a, b map[string]int) bool {
 	for k, v := range a {

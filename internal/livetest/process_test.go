@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptrack/tcptrack/internal/netlab"
+	"github.com/tcptrack/tcptrack/internal/testkit"
 	"github.com/tcptrack/tcptrack/tracker"
 )
 
@@ -94,29 +95,11 @@ func tcptrackBinary(t *testing.T) string {
 	return binPath
 }
 
-// lockedBuffer is an io.Writer that can be read while the process writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // liveTracker is a tcptrack -i process running inside a namespace, and a
 // client that reaches its web listener from inside that namespace.
 type liveTracker struct {
 	cmd            *exec.Cmd
-	stdout, stderr lockedBuffer
+	stdout, stderr testkit.LockedBuffer
 	done           chan struct{} // closed once the process has exited
 	waitErr        error         // valid after done
 	client         *http.Client

@@ -1,4 +1,4 @@
-package pcaptest
+package testkit
 
 import (
 	"errors"
