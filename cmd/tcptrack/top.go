@@ -91,6 +91,7 @@ func runTopFile(o *options, stdout, stderr io.Writer, logger *slog.Logger, sink 
 	viewErr := top.Run(ctx, cfg)
 	stop()
 	<-c.done
+	outs.writeOpen(c.tr) // the replay has stopped: the tracker is this goroutine's now
 	sink.release(stderr)
 	if viewErr != nil {
 		fmt.Fprintf(stderr, "tcptrack: %v\n", viewErr)

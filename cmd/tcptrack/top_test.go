@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -409,4 +410,41 @@ func maps(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// TestTopConnections: a replay in the view writes --connections as file
+// mode does, the connections still held when it stops included: one line
+// for each of tshark's streams, by Community ID.
+func TestTopConnections(t *testing.T) {
+	needTshark(t)
+	const pcap = "../../pcaps/mixed.pcap"
+	out := filepath.Join(t.TempDir(), "conns.json")
+	m := newTerm(t, 80, 24, os.Args[0]+" top -r "+pcap+" --connections "+out)
+	m.waitText("packets")
+	m.keys("e") // to the end at once
+	m.waitText("END OF FILE")
+	m.keys("q")
+	m.waitText("EXIT=0")
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams, _ := tsharkStreams(t, pcap, 0)
+	want := map[string]int{}
+	for _, s := range streams {
+		want[s.cid]++
+	}
+	got := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r struct {
+			CommunityID string `json:"community_id"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("not JSON: %v: %s", err, line)
+		}
+		got[r.CommunityID]++
+	}
+	if !maps(got, want) {
+		t.Errorf("%d lines for %d Community IDs, tshark has %d streams for %d", len(strings.Split(strings.TrimSpace(string(b)), "\n")), len(got), len(streams), len(want))
+	}
 }
